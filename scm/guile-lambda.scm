@@ -1,0 +1,39 @@
+;;; (guile-lambda): what a handler sees.  Every handler module already
+;;; uses it.  Timers are macros so that each records the place in the
+;;; handler's source that created it (DESIGN.md §4).
+(define-module (guile-lambda)
+  #:use-module (guile-lambda core)
+  #:re-export (json-string->scm scm->json-string
+               log-message log-port
+               context? context-event
+               context-function-name context-function-version
+               context-invoked-function-arn context-memory-limit-in-mb
+               context-aws-request-id context-log-group-name
+               context-log-stream-name context-identity context-client-context
+               context-tenant-id context-remaining-time-in-millis
+               context-callback-waits-for-empty-event-loop?
+               set-context-callback-waits-for-empty-event-loop!
+               context-succeed context-fail context-done
+               handle? clear-timer handle-close! handle-ref! handle-unref!
+               handle-closed? handle-active? handle-ref? handle-type
+               handle-id handle-origin handle-details handle-describe
+               active-handles active-requests loop-alive?)
+  #:export (set-timeout set-interval))
+
+(define-syntax define-origin-recording
+  (syntax-rules ()
+    ((_ name primitive)
+     (define-syntax name
+       (lambda (x)
+         (syntax-case x ()
+           ((_ args (... ...))
+            #`(primitive '#,(datum->syntax x (syntax-source x))
+                         args (... ...)))
+           (id
+            (identifier? #'id)
+            #'(lambda (proc ms) (primitive #f proc ms)))))))))
+
+;; (set-timeout PROC MS): call PROC once, MS milliseconds from now.
+(define-origin-recording set-timeout %set-timeout)
+;; (set-interval PROC MS): call PROC every MS milliseconds.
+(define-origin-recording set-interval %set-interval)

@@ -1,0 +1,44 @@
+;;; (guile-lambda core): the primitives of the C core.  Handlers use
+;;; (guile-lambda), which re-exports what is meant for them.
+(define-module (guile-lambda core)
+  #:use-module (guile-lambda config)
+  #:export (;; JSON codec
+            json-string->scm scm->json-string
+            ;; logging
+            log-message log-port
+            ;; context and completion
+            <context> context? context-event
+            context-function-name context-function-version
+            context-invoked-function-arn context-memory-limit-in-mb
+            context-aws-request-id context-log-group-name
+            context-log-stream-name context-identity context-client-context
+            context-tenant-id context-remaining-time-in-millis
+            context-callback-waits-for-empty-event-loop?
+            set-context-callback-waits-for-empty-event-loop!
+            context-succeed context-fail context-done
+            %context-callback make-callback
+            ;; handles and the registry
+            <handle> handle? %set-timeout %set-interval clear-timer
+            handle-close! handle-ref! handle-unref! handle-closed?
+            handle-active? handle-ref? handle-type handle-id handle-origin
+            handle-details handle-describe
+            active-handles active-requests loop-alive?
+            ;; the command line
+            %guile-lambda-main))
+
+;; Loaded at expansion time too, so that the compiler knows the
+;; primitives' names.
+(eval-when (expand load eval)
+  (load-extension (if (getenv "GUILE_LAMBDA_UNINSTALLED")
+                      "libguile-lambda"
+                      (string-append %guile-lambda-extension-dir
+                                     "/libguile-lambda"))
+                  "gl_extension_init"))
+
+(define (make-callback context)
+  "The callback procedure of CONTEXT's invocation, as a handler of three
+arguments receives it: (callback), (callback err), (callback err result)."
+  (case-lambda
+    (() (%context-callback context))
+    ((err) (%context-callback context err))
+    ((err result) (%context-callback context err result))))

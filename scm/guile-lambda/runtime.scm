@@ -1,0 +1,272 @@
+;;; (guile-lambda runtime): the Scheme half of the engine.  Loading a
+;;; handler (the init phase), calling user code so that nothing escapes,
+;;; and turning what user code raised or passed as an error into the
+;;; {errorType, errorMessage, stackTrace} objects Lambda reports.
+(define-module (guile-lambda runtime)
+  #:use-module (guile-lambda core)
+  #:use-module (ice-9 exceptions)
+  #:use-module (ice-9 match)
+  #:use-module (srfi srfi-1)
+  #:use-module (system base compile)
+  #:export (parse-handler-name
+            load-handler
+            guarded-apply
+            error->alist))
+
+(define (init-error type fmt . args)
+  (throw 'guile-lambda-init-error type (apply format #f fmt args)))
+
+(define (task-root)
+  (or (getenv "LAMBDA_TASK_ROOT") (getcwd)))
+
+(define (parse-handler-name spec)
+  "Return the file and the procedure name that SPEC names: FILE.scm,
+FILE.scm:PROC, or NAME.PROC as on Lambda."
+  (define (malformed why)
+    (init-error "Runtime.MalformedHandlerName" "Bad handler '~a': ~a" spec why))
+  (cond
+   ((string-null? spec)
+    (malformed "it is empty; use FILE.scm, FILE.scm:PROC or NAME.PROC"))
+   ((string-suffix? ".scm" spec)
+    (values spec 'handler))
+   ((string-contains spec ".scm:")
+    => (lambda (i)
+         (let ((proc (substring spec (+ i 5))))
+           (when (string-null? proc)
+             (malformed "no procedure name after ':'"))
+           (values (substring spec 0 (+ i 4)) (string->symbol proc)))))
+   ((string-rindex spec #\.)
+    => (lambda (dot)
+         (let ((name (substring spec 0 dot))
+               (proc (substring spec (1+ dot))))
+           (when (or (string-null? name) (string-null? proc)
+                     (string-suffix? "/" name))
+             (malformed "expected NAME.PROC, with a file name and a procedure name"))
+           (when (member ".." (string-split name #\/))
+             (malformed "'..' is not allowed: the handler must be under LAMBDA_TASK_ROOT"))
+           (when (string-prefix? "/" name)
+             (malformed "NAME.PROC names a file relative to LAMBDA_TASK_ROOT; use FILE.scm:PROC for an absolute path"))
+           (values (string-append (task-root) "/" name ".scm")
+                   (string->symbol proc)))))
+   (else
+    (malformed "expected FILE.scm, FILE.scm:PROC or NAME.PROC"))))
+
+(define (handler-file-check file)
+  (cond
+   ((not (file-exists? file))
+    (init-error "Runtime.ImportModuleError"
+                "Error: Cannot find the handler file '~a' (looked in ~a)"
+                file (getcwd)))
+   ((file-is-directory? file)
+    (init-error "Runtime.ImportModuleError"
+                "Error: '~a' is a directory, not a handler file" file))
+   ((not (access? file R_OK))
+    (init-error "Runtime.ImportModuleError"
+                "Error: Cannot read the handler file '~a': permission denied"
+                file))))
+
+;; Each top-level form is compiled to bytecode before it runs: handlers
+;; run as compiled code, never in the slower evaluator.  A file that
+;; starts with define-module changes the current module as it goes.
+(define (handler-file-load file)
+  (let ((module (make-fresh-user-module)))
+    (module-use! module (resolve-interface '(guile-lambda)))
+    (save-module-excursion
+     (lambda ()
+       (set-current-module module)
+       (call-with-input-file file
+         (lambda (port)
+           (let loop ()
+             (let ((form (read port)))
+               (unless (eof-object? form)
+                 (compile form #:env (current-module) #:from 'scheme
+                          #:to 'value)
+                 (loop)))))
+         #:guess-encoding #t)
+       (current-module)))))
+
+(define (handler-procedure module name file)
+  (let ((var (module-variable module name)))
+    (unless (and var (variable-bound? var))
+      (init-error "Runtime.HandlerNotFound" "~a:~a is undefined" file name))
+    (let ((proc (variable-ref var)))
+      (unless (procedure? proc)
+        (init-error "Runtime.HandlerNotFound"
+                    "~a:~a is not a procedure but ~s" file name proc))
+      proc)))
+
+;; How many of (event context callback) the handler receives; three
+;; required arguments make it callback style, as handler.length does in
+;; Node.
+(define (handler-arity proc file name)
+  (match (procedure-minimum-arity proc)
+    ((req opt rest?)
+     (cond
+      ((> req 3)
+       (init-error "Runtime.HandlerNotFound"
+                   "~a:~a takes ~a arguments; a handler takes (event context) or (event context callback)"
+                   file name req))
+      ((= req 3) 3)
+      ((or rest? (>= (+ req opt) 2)) 2)
+      (else (+ req opt))))
+    (_ 2)))
+
+(define (load-handler spec)
+  "The init phase: (ok MODULE PROC ARITY) or (error . ERROR-OBJECT)."
+  (let ((r (guarded-apply
+            (lambda ()
+              (call-with-values (lambda () (parse-handler-name spec))
+                (lambda (file name)
+                  (handler-file-check file)
+                  (let* ((module (handler-file-load file))
+                         (proc (handler-procedure module name file)))
+                    (list module proc (handler-arity proc file name))))))
+            '() #f)))
+    (match r
+      (('ok . value) (cons 'ok value))
+      (('timeout)
+       (cons 'error (error-object "Sandbox.Timedout"
+                                  "The init phase timed out after 10 seconds"
+                                  #())))
+      ((_ . error) (cons 'error error)))))
+
+;;; Errors.
+
+(define (error-object type message trace)
+  `(("errorType" . ,type) ("errorMessage" . ,message) ("stackTrace" . ,trace)))
+
+(define (internal-source? src)
+  (and src
+       (let ((file (cadr src)))
+         (and (string? file)
+              (or (string-suffix? "ice-9/boot-9.scm" file)
+                  (string-suffix? "guile-lambda/runtime.scm" file))))))
+
+(define (frame-description frame)
+  (let ((name (frame-procedure-name frame))
+        (src (frame-source frame)))
+    (and (or name (and src (cadr src)))
+         (not (internal-source? src))
+         (format #f "at ~a (~a)" (or name "<anonymous>")
+                 (match src
+                   ((_ (? string? file) line . column)
+                    (format #f "~a:~a:~a" file (1+ line) (1+ column)))
+                   (_ "unknown location"))))))
+
+;; The user's frames, innermost first, up to the engine's own call.
+(define (stack->trace stack)
+  (if (not stack)
+      #()
+      (let loop ((i 0) (acc '()))
+        (if (or (>= i (stack-length stack)) (>= (length acc) 32))
+            (list->vector (reverse acc))
+            (let* ((frame (stack-ref stack i))
+                   (src (frame-source frame)))
+              (if (and src (string? (cadr src))
+                       (string-suffix? "guile-lambda/runtime.scm" (cadr src))
+                       (eq? (frame-procedure-name frame) 'guarded-apply))
+                  (list->vector (reverse acc))
+                  (loop (1+ i)
+                        (match (frame-description frame)
+                          (#f acc)
+                          (line (cons line acc))))))))))
+
+(define (throw-message key args)
+  (string-trim-right
+   (call-with-output-string
+     (lambda (port) (print-exception port #f key args)))))
+
+(define (exception-with-kind-and-args? exn)
+  (not (eq? (exception-kind exn) '%exception)))
+
+(define (exception-type-name exn)
+  (if (exception-with-kind-and-args? exn)
+      (symbol->string (exception-kind exn))
+      (match (simple-exceptions exn)
+        ((first . _)
+         (string-trim (symbol->string
+                       (record-type-name (record-type-descriptor first)))
+                      #\&))
+        (() "exception"))))
+
+(define (exception-text exn)
+  (cond
+   ((exception-with-kind-and-args? exn)
+    (throw-message (exception-kind exn) (exception-args exn)))
+   ((exception-with-message? exn)
+    (let ((irritants (if (exception-with-irritants? exn)
+                         (exception-irritants exn)
+                         '())))
+      (string-join (cons (exception-message exn)
+                         (map (lambda (x) (format #f "~s" x)) irritants))
+                   " ")))
+   (else (format #f "~s" exn))))
+
+(define (error-object-alist? obj)
+  (and (pair? obj) (every pair? obj) (assoc "errorType" obj)))
+
+(define* (error->alist err #:optional (trace #()))
+  "The error object that Lambda reports for ERR: an exception, a string,
+or an alist that already has errorType (and errorMessage)."
+  (cond
+   ((error-object-alist? err)
+    (error-object (format #f "~a" (assoc-ref err "errorType"))
+                  (format #f "~a" (or (assoc-ref err "errorMessage") ""))
+                  (let ((t (assoc-ref err "stackTrace")))
+                    (if (vector? t) t trace))))
+   ((exception? err)
+    (error-object (exception-type-name err) (exception-text err) trace))
+   ;; As the Node runtime reports a thrown value that is not an Error:
+   ;; its type, and its text.
+   ((string? err) (error-object "string" err trace))
+   ((symbol? err) (error-object "symbol" (symbol->string err) trace))
+   ((number? err) (error-object "number" (number->string err) trace))
+   (else (error-object "object" (format #f "~s" err) trace))))
+
+(define (throw->alist key args stack)
+  (let ((trace (stack->trace stack)))
+    (match (cons key args)
+      (('%exception obj) (error->alist obj trace))
+      (('guile-lambda-init-error type message)
+       (error-object type message trace))
+      (((or 'read-error 'syntax-error) . _)
+       (error-object "Runtime.UserCodeSyntaxError" (throw-message key args)
+                     trace))
+      (('quit . status)
+       (error-object "Runtime.ExitError"
+                     (format #f "Runtime exited with error: exit status ~a"
+                             (match status
+                               (((? integer? n) . _) n)
+                               (((? boolean? b) . _) (if b 0 1))
+                               (_ 0)))
+                     trace))
+      (_ (error-object (symbol->string key) (throw-message key args) trace)))))
+
+(define (message-prefix error where)
+  (if where
+      (map (lambda (pair)
+             (if (equal? (car pair) "errorMessage")
+                 (cons (car pair) (string-append where ": " (cdr pair)))
+                 pair))
+           error)
+      error))
+
+(define (guarded-apply proc args where)
+  "Apply PROC to ARGS and return (ok . VALUE), (error . ERROR-OBJECT),
+(exit . ERROR-OBJECT) when it called exit, or (timeout) when the
+watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
+  (let ((stack #f))
+    (catch #t
+      (lambda ()
+        (call-with-values (lambda () (apply proc args))
+          (case-lambda
+            (() (cons 'ok *unspecified*))
+            ((value . _) (cons 'ok value)))))
+      (lambda (key . rest)
+        (if (eq? key 'guile-lambda-timeout)
+            '(timeout)
+            (cons (if (eq? key 'quit) 'exit 'error)
+                  (message-prefix (throw->alist key rest stack) where))))
+      (lambda (key . rest)
+        (unless (memq key '(guile-lambda-timeout quit))
+          (set! stack (make-stack #t)))))))

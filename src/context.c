@@ -1,0 +1,401 @@
+/* context.c: invocations, the context object and the completion
+   procedures.  This file records outcomes; it never runs the loop. */
+#include "context.h"
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static SCM context_type;
+static SCM make_callback_var;   /* (guile-lambda core) make-callback */
+static SCM error_to_alist_var;  /* (guile-lambda runtime) error->alist */
+
+uint64_t
+gl_now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+struct gl_invocation *
+gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
+                   SCM event)
+{
+  struct gl_invocation *inv = scm_gc_malloc (sizeof *inv, "invocation");
+  struct gl_buf arn;
+
+  memset (inv, 0, sizeof *inv);
+  inv->req = *req;
+  inv->fn = fn;
+  gl_buf_init (&arn);
+  if (req->invoked_arn)
+    gl_buf_puts (&arn, req->invoked_arn);
+  else
+    gl_buf_printf (&arn, "arn:aws:lambda:%s:000000000000:function:%s",
+                   fn->region, fn->name);
+  inv->invoked_arn = scm_gc_strdup (arn.data, "arn");
+  gl_buf_free (&arn);
+  inv->event = event;
+  inv->start_ns = gl_now_ns ();
+  inv->deadline_ns = inv->start_ns + (uint64_t) (fn->timeout_s * 1e9);
+  inv->waits_for_empty_loop = 1;
+  inv->callback_value = SCM_BOOL_F;
+  inv->outcome = GL_PENDING;
+  inv->context = scm_make_foreign_object_1 (context_type, inv);
+  inv->callback = scm_call_1 (scm_variable_ref (make_callback_var),
+                              inv->context);
+  return inv;
+}
+
+static void
+completion_ignored (struct gl_invocation *inv, const char *by)
+{
+  gl_log_printf (GL_LOG_WARN, "%s for request %s ignored: the invocation "
+                 "already completed by %s", by, inv->req.request_id,
+                 inv->completed_by);
+}
+
+/* A success that waits for the empty loop already counts as the first
+   completion (DESIGN.md §3 rule 4). */
+static int
+completed_p (const struct gl_invocation *inv)
+{
+  return inv->outcome != GL_PENDING || inv->callback_called;
+}
+
+static void
+complete (struct gl_invocation *inv, enum gl_outcome outcome, char *json,
+          const char *by)
+{
+  inv->outcome = outcome;
+  inv->result_json = json;
+  inv->completed_by = by;
+}
+
+static char *
+buf_to_gc_string (struct gl_buf *b)
+{
+  char *s = scm_gc_strdup (b->data ? b->data : "", "result");
+  gl_buf_free (b);
+  return s;
+}
+
+static void
+complete_error (struct gl_invocation *inv, const char *type,
+                const char *message, const char *by)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_buf_puts (&b, "{\"errorType\":");
+  gl_json_escape (&b, type, strlen (type));
+  gl_buf_puts (&b, ",\"errorMessage\":");
+  gl_json_escape (&b, message, strlen (message));
+  gl_buf_puts (&b, ",\"stackTrace\":[]}");
+  complete (inv, strcmp (type, "Sandbox.Timedout") ? GL_FAILED : GL_TIMED_OUT,
+            buf_to_gc_string (&b), by);
+}
+
+/* The runtime's own failures (timeout, uncaught exception) override a
+   success that is still waiting for the loop, not a reported one. */
+void
+gl_invocation_fail_with (struct gl_invocation *inv, const char *type,
+                         const char *message, const char *by)
+{
+  if (inv->outcome != GL_PENDING)
+    return completion_ignored (inv, by);
+  complete_error (inv, type, message, by);
+}
+
+static void
+succeed (struct gl_invocation *inv, SCM value, const char *by)
+{
+  struct gl_buf b;
+  char err[512];
+
+  if (SCM_UNBNDP (value) || scm_is_eq (value, SCM_UNSPECIFIED))
+    value = scm_from_utf8_symbol ("null");
+  gl_buf_init (&b);
+  if (gl_json_encode (value, &b, err, sizeof err) != 0)
+    {
+      gl_buf_free (&b);
+      gl_log_printf (GL_LOG_ERROR, "the result cannot be encoded as JSON: %s",
+                     err);
+      return complete_error (inv, "Runtime.MarshalError",
+                             "Unable to stringify response body", by);
+    }
+  complete (inv, GL_SUCCEEDED, buf_to_gc_string (&b), by);
+}
+
+void
+gl_invocation_succeed (struct gl_invocation *inv, SCM value, const char *by)
+{
+  if (completed_p (inv))
+    return completion_ignored (inv, by);
+  succeed (inv, value, by);
+}
+
+void
+gl_invocation_settle (struct gl_invocation *inv)
+{
+  if (inv->outcome != GL_PENDING)
+    return;
+  if (inv->callback_called)
+    succeed (inv, inv->callback_value, "callback");
+  else
+    succeed (inv, SCM_UNSPECIFIED, "empty event loop");
+}
+
+static void
+fail (struct gl_invocation *inv, SCM error, const char *by)
+{
+  struct gl_buf b;
+  char err[512];
+  SCM alist;
+
+  alist = scm_call_1 (scm_variable_ref (error_to_alist_var), error);
+  gl_buf_init (&b);
+  if (gl_json_encode (alist, &b, err, sizeof err) != 0)
+    {
+      gl_buf_free (&b);
+      return complete_error (inv, "Runtime.MarshalError", err, by);
+    }
+  complete (inv, GL_FAILED, buf_to_gc_string (&b), by);
+}
+
+void
+gl_invocation_fail (struct gl_invocation *inv, SCM error, const char *by)
+{
+  if (completed_p (inv))
+    return completion_ignored (inv, by);
+  fail (inv, error, by);
+}
+
+void
+gl_invocation_abort (struct gl_invocation *inv, SCM error, const char *by)
+{
+  if (inv->outcome != GL_PENDING)
+    return completion_ignored (inv, by);
+  fail (inv, error, by);
+}
+
+/* The Scheme side. */
+
+static struct gl_invocation *
+context_ref (SCM ctx, const char *subr)
+{
+  SCM_ASSERT_TYPE (SCM_IS_A_P (ctx, context_type), ctx, 1, subr, "context");
+  return scm_foreign_object_ref (ctx, 0);
+}
+
+static SCM
+string_or_false (const char *s)
+{
+  return s ? scm_from_utf8_string (s) : SCM_BOOL_F;
+}
+
+static SCM
+context_p (SCM obj)
+{
+  return scm_from_bool (SCM_IS_A_P (obj, context_type));
+}
+
+static SCM
+context_function_name (SCM ctx)
+{
+  return string_or_false (context_ref (ctx, "context-function-name")->fn->name);
+}
+
+static SCM
+context_function_version (SCM ctx)
+{
+  return string_or_false
+    (context_ref (ctx, "context-function-version")->fn->version);
+}
+
+static SCM
+context_invoked_function_arn (SCM ctx)
+{
+  return string_or_false
+    (context_ref (ctx, "context-invoked-function-arn")->invoked_arn);
+}
+
+static SCM
+context_memory_limit_in_mb (SCM ctx)
+{
+  return scm_from_int
+    (context_ref (ctx, "context-memory-limit-in-mb")->fn->memory_mb);
+}
+
+static SCM
+context_aws_request_id (SCM ctx)
+{
+  return scm_from_utf8_string
+    (context_ref (ctx, "context-aws-request-id")->req.request_id);
+}
+
+static SCM
+context_log_group_name (SCM ctx)
+{
+  return string_or_false
+    (context_ref (ctx, "context-log-group-name")->fn->log_group);
+}
+
+static SCM
+context_log_stream_name (SCM ctx)
+{
+  return string_or_false
+    (context_ref (ctx, "context-log-stream-name")->fn->log_stream);
+}
+
+static SCM
+context_identity (SCM ctx)
+{
+  return context_ref (ctx, "context-identity")->req.identity;
+}
+
+static SCM
+context_client_context (SCM ctx)
+{
+  return context_ref (ctx, "context-client-context")->req.client_context;
+}
+
+static SCM
+context_tenant_id (SCM ctx)
+{
+  return context_ref (ctx, "context-tenant-id")->req.tenant_id;
+}
+
+static SCM
+context_event (SCM ctx)
+{
+  return context_ref (ctx, "context-event")->event;
+}
+
+static SCM
+context_remaining_time_in_millis (SCM ctx)
+{
+  struct gl_invocation *inv;
+  uint64_t now = gl_now_ns ();
+
+  inv = context_ref (ctx, "context-remaining-time-in-millis");
+  if (now >= inv->deadline_ns)
+    return scm_from_int (0);
+  return scm_from_uint64 ((inv->deadline_ns - now) / 1000000u);
+}
+
+static SCM
+context_waits_p (SCM ctx)
+{
+  return scm_from_bool
+    (context_ref (ctx, "context-callback-waits-for-empty-event-loop?")
+     ->waits_for_empty_loop);
+}
+
+static SCM
+set_context_waits_x (SCM ctx, SCM flag)
+{
+  context_ref (ctx, "set-context-callback-waits-for-empty-event-loop!")
+    ->waits_for_empty_loop = scm_is_true (flag);
+  return SCM_UNSPECIFIED;
+}
+
+/* (callback err result), rules 1, 2 and 4 of DESIGN.md §3.  The flag is
+   read now, at the call, as the Node runtime does. */
+static SCM
+context_callback (SCM ctx, SCM err, SCM value)
+{
+  struct gl_invocation *inv = context_ref (ctx, "callback");
+
+  if (completed_p (inv))
+    completion_ignored (inv, "callback");
+  else if (!SCM_UNBNDP (err) && scm_is_true (err))
+    gl_invocation_fail (inv, err, "callback");
+  else if (!inv->waits_for_empty_loop)
+    gl_invocation_succeed (inv, value, "callback");
+  else
+    {
+      inv->callback_called = 1;
+      inv->callback_value = SCM_UNBNDP (value) ? SCM_UNSPECIFIED : value;
+    }
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+context_succeed (SCM ctx, SCM value)
+{
+  gl_invocation_succeed (context_ref (ctx, "context-succeed"), value,
+                         "context-succeed");
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+context_fail (SCM ctx, SCM err)
+{
+  gl_invocation_fail (context_ref (ctx, "context-fail"), err, "context-fail");
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+context_done (SCM ctx, SCM err, SCM value)
+{
+  struct gl_invocation *inv = context_ref (ctx, "context-done");
+
+  if (!SCM_UNBNDP (err) && scm_is_true (err))
+    gl_invocation_fail (inv, err, "context-done");
+  else
+    gl_invocation_succeed (inv, value, "context-done");
+  return SCM_UNSPECIFIED;
+}
+
+void
+gl_context_init (void)
+{
+  context_type = scm_make_foreign_object_type
+    (scm_from_utf8_symbol ("context"),
+     scm_list_1 (scm_from_utf8_symbol ("invocation")), NULL);
+  scm_c_define ("<context>", context_type);
+  scm_c_define_gsubr ("context?", 1, 0, 0, context_p);
+  scm_c_define_gsubr ("context-function-name", 1, 0, 0, context_function_name);
+  scm_c_define_gsubr ("context-function-version", 1, 0, 0,
+                      context_function_version);
+  scm_c_define_gsubr ("context-invoked-function-arn", 1, 0, 0,
+                      context_invoked_function_arn);
+  scm_c_define_gsubr ("context-memory-limit-in-mb", 1, 0, 0,
+                      context_memory_limit_in_mb);
+  scm_c_define_gsubr ("context-aws-request-id", 1, 0, 0,
+                      context_aws_request_id);
+  scm_c_define_gsubr ("context-log-group-name", 1, 0, 0,
+                      context_log_group_name);
+  scm_c_define_gsubr ("context-log-stream-name", 1, 0, 0,
+                      context_log_stream_name);
+  scm_c_define_gsubr ("context-identity", 1, 0, 0, context_identity);
+  scm_c_define_gsubr ("context-client-context", 1, 0, 0,
+                      context_client_context);
+  scm_c_define_gsubr ("context-tenant-id", 1, 0, 0, context_tenant_id);
+  scm_c_define_gsubr ("context-event", 1, 0, 0, context_event);
+  scm_c_define_gsubr ("context-remaining-time-in-millis", 1, 0, 0,
+                      context_remaining_time_in_millis);
+  scm_c_define_gsubr ("context-callback-waits-for-empty-event-loop?", 1, 0, 0,
+                      context_waits_p);
+  scm_c_define_gsubr ("set-context-callback-waits-for-empty-event-loop!",
+                      2, 0, 0, set_context_waits_x);
+  scm_c_define_gsubr ("%context-callback", 1, 2, 0, context_callback);
+  scm_c_define_gsubr ("context-succeed", 1, 1, 0, context_succeed);
+  scm_c_define_gsubr ("context-fail", 2, 0, 0, context_fail);
+  scm_c_define_gsubr ("context-done", 1, 2, 0, context_done);
+}
+
+void
+gl_context_bind_scheme (void)
+{
+  make_callback_var = scm_c_public_lookup ("guile-lambda core",
+                                           "make-callback");
+  error_to_alist_var = scm_c_public_lookup ("guile-lambda runtime",
+                                            "error->alist");
+}

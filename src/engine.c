@@ -1,0 +1,517 @@
+/* engine.c: the container.  It owns the libuv loop, the handler's
+   module, the invocation in progress and the completion rules of
+   DESIGN.md §3; the watchdog thread and the registry of user handles
+   serve it.  The loop runs only while an invocation does: between
+   invocations the container is frozen and pending handles wait. */
+#include "engine.h"
+#include "handles.h"
+#include "json.h"
+#include "watchdog.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* Lambda's limit on the init phase. */
+#define INIT_TIMEOUT_S 10.0
+
+enum { ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_COUNT };
+
+static struct {
+  uv_loop_t loop;
+  uv_async_t wake;              /* the watchdog's way into uv_run */
+  struct gl_function fn;
+  char *handler;
+  SCM roots;                    /* a protected vector: see ROOT_* */
+  int arity;                    /* how many of event, context, callback */
+  enum gl_container_state state;
+  double init_ms;               /* < 0: this invocation had no init */
+  struct gl_invocation *inv;
+  volatile int expired;         /* the deadline has passed */
+  volatile int in_user_code;    /* a timeout may unwind the VM now */
+  int interrupted;              /* the timeout unwound running code */
+  SCM loop_thread;
+  pthread_t loop_pthread;
+  gl_hard_stop_fn hard_stop;
+  void *hard_stop_data;
+  SCM guarded_apply;
+  SCM load_handler;
+  char *init_error_json;
+} eng;
+
+static SCM sym_ok, sym_error, sym_timeout_key;
+
+static SCM
+root_ref (int i)
+{
+  return SCM_SIMPLE_VECTOR_REF (eng.roots, i);
+}
+
+static void
+root_set (int i, SCM v)
+{
+  SCM_SIMPLE_VECTOR_SET (eng.roots, i, v);
+}
+
+void
+gl_request_id_generate (char out[37])
+{
+  unsigned char b[16];
+  size_t i, o = 0;
+
+  if (getrandom (b, sizeof b, 0) != (ssize_t) sizeof b)
+    for (i = 0; i < sizeof b; i++)
+      b[i] = (unsigned char) rand ();
+  b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);     /* version 4 */
+  b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);     /* RFC 4122 variant */
+  for (i = 0; i < sizeof b; i++)
+    {
+      if (i == 4 || i == 6 || i == 8 || i == 10)
+        out[o++] = '-';
+      snprintf (out + o, 3, "%02x", b[i]);
+      o += 2;
+    }
+  out[o] = '\0';
+}
+
+enum gl_container_state
+gl_engine_state (void)
+{
+  return eng.state;
+}
+
+void
+gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data)
+{
+  eng.hard_stop = fn;
+  eng.hard_stop_data = data;
+}
+
+/* Call PROC with ARGS so that nothing escapes: the answer is (ok . value),
+   (error . error-object) or (timeout).  WHERE prefixes error messages. */
+static SCM
+call_guarded (SCM proc, SCM args, const char *where)
+{
+  SCM r;
+
+  eng.in_user_code = 1;
+  r = scm_call_3 (eng.guarded_apply, proc, args,
+                  where ? scm_from_utf8_string (where) : SCM_BOOL_F);
+  eng.in_user_code = 0;
+  return r;
+}
+
+/* Timeouts. */
+
+static void
+timeout_log (struct gl_invocation *inv, const char *why)
+{
+  struct gl_buf b;
+  size_t start, i;
+
+  gl_log_printf (GL_LOG_ERROR, "Task timed out after %.2f seconds",
+                 inv->fn->timeout_s);
+  if (why)
+    gl_log_printf (GL_LOG_ERROR, "%s", why);
+  gl_buf_init (&b);
+  gl_registry_describe (&b, "  ");
+  if (b.len == 0)
+    gl_log_printf (GL_LOG_ERROR, "No handle or request was alive in the "
+                   "event loop.");
+  else
+    {
+      gl_log_printf (GL_LOG_ERROR, "Still alive in the event loop:");
+      for (start = i = 0; i < b.len; i++)
+        if (b.data[i] == '\n')
+          {
+            gl_log_line (GL_LOG_ERROR, b.data + start, i - start);
+            start = i + 1;
+          }
+    }
+  gl_buf_free (&b);
+}
+
+static void
+timeout_complete (struct gl_invocation *inv)
+{
+  char msg[96];
+  const char *why;
+
+  if (inv->outcome != GL_PENDING)
+    return;
+  if (eng.interrupted)
+    why = "The handler was still running (computing or blocked in a system "
+      "call) and was interrupted.";
+  else if (inv->callback_called)
+    why = "The callback was called, but the context's "
+      "callback-waits-for-empty-event-loop flag was #t and the event loop "
+      "never became empty.";
+  else
+    why = "The event loop never became empty and nothing completed the "
+      "invocation.";
+  timeout_log (inv, why);
+  snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
+            inv->fn->timeout_s);
+  gl_invocation_fail_with (inv, "Sandbox.Timedout", msg, "timeout");
+  inv->reset = 1;
+}
+
+/* The watchdog thread, at the deadline. */
+static void
+engine_expire (void)
+{
+  eng.expired = 1;
+  uv_async_send (&eng.wake);
+  scm_system_async_mark_for_thread (root_ref (ROOT_TIMEOUT_THUNK),
+                                    eng.loop_thread);
+  /* Knock the loop thread out of a blocking system call: Guile retries
+     it after running pending asyncs, and ours unwinds the handler. */
+  pthread_kill (eng.loop_pthread, SIGURG);
+}
+
+static SCM
+timeout_thunk (void)
+{
+  if (eng.expired && eng.in_user_code)
+    {
+      eng.interrupted = 1;
+      scm_throw (sym_timeout_key, SCM_EOL);
+    }
+  return SCM_UNSPECIFIED;
+}
+
+static void
+report_fill (struct gl_invocation *inv, struct gl_report *r)
+{
+  r->request_id = inv->req.request_id;
+  r->duration_ms = (double) (gl_now_ns () - inv->start_ns) / 1e6;
+  r->billed_ms = gl_report_billed_ms (r->duration_ms);
+  r->memory_mb = eng.fn.memory_mb;
+  r->max_memory_mb = gl_memory_used_mb ();
+  r->init_ms = eng.init_ms;
+  r->status = inv->outcome == GL_TIMED_OUT ? "timeout" : NULL;
+}
+
+/* The watchdog thread, when the loop thread never came back. */
+static void
+engine_hard_stop (void)
+{
+  struct gl_invocation *inv = eng.inv;
+  struct gl_report report;
+  char msg[96];
+
+  if (inv == NULL)
+    {
+      fprintf (stderr, "guile-lambda: the handler's init phase is stuck in "
+               "C code past its %.0f s limit; stopping the container\n",
+               INIT_TIMEOUT_S);
+      _exit (3);
+    }
+  timeout_log (inv, "The handler is stuck in C code that cannot be "
+               "interrupted; the container is stopped from outside.");
+  snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
+            inv->fn->timeout_s);
+  gl_invocation_fail_with (inv, "Sandbox.Timedout", msg, "timeout");
+  report_fill (inv, &report);
+  gl_log_end (inv->req.request_id);
+  gl_log_report (&report);
+  if (eng.hard_stop)
+    eng.hard_stop (inv, &report, eng.hard_stop_data);
+  _exit (124);
+}
+
+/* Loop callbacks: rule 7.  An uncaught exception fails the invocation
+   that is running, or the one being thawed into, and resets the
+   container. */
+static void
+engine_run_callback (struct gl_handle *h, SCM proc)
+{
+  struct gl_invocation *inv = eng.inv;
+  struct gl_buf where;
+  SCM r;
+
+  gl_buf_init (&where);
+  gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
+                 h->type, h->id);
+  gl_origin_describe (&h->origin, &where);
+  gl_log_set_origin_request_id (h->origin.request_id);
+  r = call_guarded (proc, SCM_EOL, where.data);
+  gl_log_set_origin_request_id (NULL);
+  gl_buf_free (&where);
+  if (!scm_is_eq (scm_car (r), sym_error))
+    return;
+  if (inv == NULL)
+    return;
+  gl_invocation_abort (inv, scm_cdr (r), "an uncaught exception");
+  if (inv->outcome == GL_FAILED && inv->result_json)
+    gl_log_printf (GL_LOG_ERROR, "Uncaught Exception \t%s", inv->result_json);
+  inv->reset = 1;
+}
+
+/* Init phase. */
+
+int
+gl_engine_load (const char **error_json)
+{
+  uint64_t t0 = gl_now_ns ();
+  SCM r;
+
+  gl_log_set_request_id (NULL);
+  eng.expired = 0;
+  eng.interrupted = 0;
+  gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
+  eng.in_user_code = 1;
+  r = scm_call_1 (eng.load_handler, scm_from_utf8_string (eng.handler));
+  eng.in_user_code = 0;
+  gl_watchdog_disarm ();
+  gl_log_flush_ports ();
+  eng.init_ms = (double) (gl_now_ns () - t0) / 1e6;
+  free (eng.init_error_json);
+  eng.init_error_json = NULL;
+  if (scm_is_eq (scm_car (r), sym_ok))
+    {
+      root_set (ROOT_MODULE, scm_cadr (r));
+      root_set (ROOT_PROC, scm_caddr (r));
+      eng.arity = scm_to_int (scm_cadddr (r));
+      eng.state = GL_CONTAINER_WARM;
+      return 0;
+    }
+  else
+    {
+      struct gl_buf b;
+      char err[256];
+
+      gl_buf_init (&b);
+      if (gl_json_encode (scm_cdr (r), &b, err, sizeof err) != 0)
+        gl_buf_puts (&b, "{\"errorType\":\"Runtime.Unknown\","
+                     "\"errorMessage\":\"the init error cannot be encoded\"}");
+      eng.init_error_json = b.data;
+      if (error_json)
+        *error_json = eng.init_error_json;
+      gl_log_printf (GL_LOG_ERROR, "Init Error \t%s", b.data);
+      return -1;
+    }
+}
+
+/* Invocations. */
+
+static void
+handler_call (struct gl_invocation *inv)
+{
+  SCM args, r;
+
+  switch (eng.arity)
+    {
+    case 3:
+      args = scm_list_3 (inv->event, inv->context, inv->callback);
+      break;
+    case 2:
+      args = scm_list_2 (inv->event, inv->context);
+      break;
+    case 1:
+      args = scm_list_1 (inv->event);
+      break;
+    default:
+      args = SCM_EOL;
+    }
+  r = call_guarded (root_ref (ROOT_PROC), args, NULL);
+  if (scm_is_eq (scm_car (r), sym_error))
+    gl_invocation_abort (inv, scm_cdr (r), "the handler raising an exception");
+  else if (scm_is_eq (scm_car (r), sym_ok) && eng.arity < 3)
+    gl_invocation_succeed (inv, scm_cdr (r), "return");
+}
+
+/* Overdue callbacks from earlier invocations run before the handler is
+   called, as when Lambda thaws a Node process.  Unref'd timers count
+   too: on Lambda the runtime's own request keeps the loop turning. */
+static void
+engine_thaw (void)
+{
+  uv_ref ((uv_handle_t *) &eng.wake);
+  uv_run (&eng.loop, UV_RUN_NOWAIT);
+  uv_unref ((uv_handle_t *) &eng.wake);
+}
+
+struct gl_invocation *
+gl_engine_start (const struct gl_request *req, SCM event)
+{
+  struct gl_invocation *inv;
+  const char *init_error = NULL;
+
+  if (eng.state == GL_CONTAINER_RUNNING)
+    scm_misc_error ("gl_engine_start", "an invocation is already running",
+                    SCM_EOL);
+  eng.init_ms = -1;
+  inv = gl_invocation_new (&eng.fn, req, event);
+  root_set (ROOT_CONTEXT, inv->context);
+  if (eng.state == GL_CONTAINER_COLD && gl_engine_load (&init_error) != 0)
+    {
+      eng.inv = inv;
+      eng.state = GL_CONTAINER_RUNNING;
+      gl_log_start (req->request_id);
+      inv->outcome = GL_FAILED;
+      inv->result_json = eng.init_error_json;
+      inv->completed_by = "init";
+      inv->init_failed = 1;
+      return inv;
+    }
+  eng.inv = inv;
+  eng.state = GL_CONTAINER_RUNNING;
+  eng.expired = 0;
+  eng.interrupted = 0;
+  inv->start_ns = gl_now_ns ();
+  inv->deadline_ns = inv->start_ns + (uint64_t) (eng.fn.timeout_s * 1e9);
+  gl_log_start (req->request_id);
+  gl_watchdog_arm (inv->deadline_ns);
+  engine_thaw ();
+  if (inv->outcome == GL_PENDING)
+    {
+      gl_log_set_request_id (req->request_id);
+      handler_call (inv);
+    }
+  return inv;
+}
+
+int
+gl_engine_completed (void)
+{
+  struct gl_invocation *inv = eng.inv;
+
+  if (inv == NULL || inv->outcome != GL_PENDING)
+    return 1;
+  if (eng.expired || gl_now_ns () >= inv->deadline_ns)
+    {
+      timeout_complete (inv);
+      return 1;
+    }
+  if (gl_registry_alive_count () == 0)
+    {
+      gl_invocation_settle (inv);
+      return 1;
+    }
+  return 0;
+}
+
+int
+gl_engine_step (void)
+{
+  if (gl_engine_completed ())
+    return 1;
+  uv_run (&eng.loop, UV_RUN_ONCE);
+  return gl_engine_completed ();
+}
+
+void
+gl_engine_reset (void)
+{
+  gl_registry_close_all ();
+  /* Closing handles keep the loop alive just long enough to run their
+     close callbacks, which is where their memory goes. */
+  while (uv_run (&eng.loop, UV_RUN_NOWAIT) != 0)
+    ;
+  root_set (ROOT_MODULE, SCM_BOOL_F);
+  root_set (ROOT_PROC, SCM_BOOL_F);
+  eng.state = GL_CONTAINER_COLD;
+}
+
+void
+gl_engine_finish (struct gl_report *report)
+{
+  struct gl_invocation *inv = eng.inv;
+
+  if (inv == NULL)
+    return;
+  gl_watchdog_disarm ();
+  gl_log_flush_ports ();
+  if (inv->outcome == GL_FAILED && !inv->init_failed
+      && strcmp (inv->completed_by, "an uncaught exception") != 0)
+    gl_log_printf (GL_LOG_ERROR, "Invoke Error \t%s", inv->result_json);
+  report_fill (inv, report);
+  gl_log_end (inv->req.request_id);
+  gl_log_report (report);
+  eng.inv = NULL;
+  root_set (ROOT_CONTEXT, SCM_BOOL_F);
+  if (inv->reset || inv->init_failed)
+    gl_engine_reset ();
+  else
+    eng.state = GL_CONTAINER_WARM;
+}
+
+struct gl_invocation *
+gl_engine_invoke (const struct gl_request *req, SCM event,
+                  struct gl_report *report)
+{
+  struct gl_invocation *inv = gl_engine_start (req, event);
+
+  while (!gl_engine_step ())
+    ;
+  gl_engine_finish (report);
+  return inv;
+}
+
+/* Set-up. */
+
+static void
+wake_on_async (uv_async_t *handle)
+{
+  /* Nothing to do: returning from uv_run is the point. */
+}
+
+static void
+signal_ignore (int sig)
+{
+}
+
+int
+gl_engine_configure (const struct gl_function *fn, const char *handler)
+{
+  static const struct gl_watchdog_ops ops = { engine_expire,
+                                              engine_hard_stop };
+  struct sigaction sa;
+
+  eng.fn = *fn;
+  eng.handler = strdup (handler);
+  eng.loop_thread = scm_current_thread ();
+  eng.loop_pthread = pthread_self ();
+  eng.guarded_apply = scm_variable_ref
+    (scm_c_public_lookup ("guile-lambda runtime", "guarded-apply"));
+  eng.load_handler = scm_variable_ref
+    (scm_c_public_lookup ("guile-lambda runtime", "load-handler"));
+  gl_context_bind_scheme ();
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = signal_ignore;  /* no SA_RESTART: EINTR is the point */
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGURG, &sa, NULL);
+  return gl_watchdog_start (&ops);
+}
+
+void
+gl_engine_init (void)
+{
+  int r;
+
+  sym_ok = scm_from_utf8_symbol ("ok");
+  sym_error = scm_from_utf8_symbol ("error");
+  sym_timeout_key = scm_from_utf8_symbol ("guile-lambda-timeout");
+  eng.roots = scm_gc_protect_object (scm_c_make_vector (ROOT_COUNT,
+                                                         SCM_BOOL_F));
+  root_set (ROOT_TIMEOUT_THUNK,
+            scm_c_make_gsubr ("%timeout-interrupt", 0, 0, 0, timeout_thunk));
+  eng.state = GL_CONTAINER_COLD;
+  r = uv_loop_init (&eng.loop);
+  if (r == 0)
+    r = uv_async_init (&eng.loop, &eng.wake, wake_on_async);
+  if (r != 0)
+    {
+      fprintf (stderr, "guile-lambda: cannot set up the event loop: %s\n",
+               uv_strerror (r));
+      exit (70);
+    }
+  uv_unref ((uv_handle_t *) &eng.wake);
+  gl_handles_init (&eng.loop, engine_run_callback);
+}

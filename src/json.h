@@ -1,0 +1,29 @@
+/* json.h: the JSON codec.  Text <-> guile-json 4 data (DESIGN.md §5):
+   objects are alists with string keys in document order, arrays are
+   vectors, null is the symbol null, true/false are #t/#f. */
+#ifndef GL_JSON_H
+#define GL_JSON_H
+
+#include <libguile.h>
+#include "buf.h"
+
+/* Deeper documents are refused rather than risking the C stack. */
+#define GL_JSON_MAX_DEPTH 512
+
+/* Decode LEN bytes of UTF-8 text holding exactly one JSON value
+   (surrounding white space allowed).  Returns the value, or
+   SCM_UNDEFINED with a message naming what and where in ERR. */
+SCM gl_json_decode (const char *text, size_t len, char *err, size_t errlen);
+
+/* Append OBJ as compact JSON to OUT.  Returns 0, or -1 with a message
+   in ERR naming the value that cannot be encoded. */
+int gl_json_encode (SCM obj, struct gl_buf *out, char *err, size_t errlen);
+
+/* Append S (LEN bytes of UTF-8) as a quoted JSON string.  Pure C and
+   thread-safe: the watchdog uses it when Guile cannot be entered. */
+void gl_json_escape (struct gl_buf *out, const char *s, size_t len);
+
+/* Define json-string->scm and scm->json-string in the current module. */
+void gl_json_init (void);
+
+#endif

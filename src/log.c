@@ -1,0 +1,374 @@
+/* log.c: log lines as Lambda writes them, and the output ports that
+   turn what handler code prints into such lines.  Every line leaves in
+   one write(2) so that lines from the watchdog thread never interleave
+   with the loop's. */
+#include "log.h"
+#include "buf.h"
+#include "json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *level_names[] = {
+  "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"
+};
+
+static int log_json;
+static enum gl_log_level log_min_level = GL_LOG_TRACE;
+static char request_id[64] = "undefined";
+static char origin_request_id[64];
+
+void
+gl_log_configure (void)
+{
+  const char *format = getenv ("AWS_LAMBDA_LOG_FORMAT");
+  const char *level = getenv ("AWS_LAMBDA_LOG_LEVEL");
+  size_t i;
+
+  log_json = format != NULL && strcasecmp (format, "JSON") == 0;
+  log_min_level = GL_LOG_TRACE;
+  /* As on Lambda, the application log level filters JSON logs only. */
+  if (log_json && level != NULL)
+    for (i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
+      if (strcasecmp (level, level_names[i]) == 0)
+        log_min_level = (enum gl_log_level) i;
+}
+
+int
+gl_log_is_json (void)
+{
+  return log_json;
+}
+
+void
+gl_log_set_request_id (const char *id)
+{
+  snprintf (request_id, sizeof request_id, "%s", id ? id : "undefined");
+}
+
+const char *
+gl_log_request_id (void)
+{
+  return request_id;
+}
+
+void
+gl_log_set_origin_request_id (const char *id)
+{
+  snprintf (origin_request_id, sizeof origin_request_id, "%s", id ? id : "");
+}
+
+static void
+write_all (int fd, const char *s, size_t n)
+{
+  while (n > 0)
+    {
+      ssize_t w = write (fd, s, n);
+      if (w < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return;
+        }
+      s += w;
+      n -= (size_t) w;
+    }
+}
+
+static void
+timestamp_append (struct gl_buf *b)
+{
+  struct timespec ts;
+  struct tm tm;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  gl_buf_printf (b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void
+gl_log_line (enum gl_log_level level, const char *msg, size_t len)
+{
+  struct gl_buf b;
+
+  if (log_json && level < log_min_level)
+    return;
+  gl_buf_init (&b);
+  if (log_json)
+    {
+      gl_buf_puts (&b, "{\"timestamp\":\"");
+      timestamp_append (&b);
+      gl_buf_printf (&b, "\",\"level\":\"%s\",\"requestId\":",
+                     level_names[level]);
+      gl_json_escape (&b, request_id, strlen (request_id));
+      /* A line from a callback that an earlier invocation created. */
+      if (origin_request_id[0] && strcmp (origin_request_id, request_id))
+        {
+          gl_buf_puts (&b, ",\"originRequestId\":");
+          gl_json_escape (&b, origin_request_id, strlen (origin_request_id));
+        }
+      gl_buf_puts (&b, ",\"message\":");
+      gl_json_escape (&b, msg, len);
+      gl_buf_puts (&b, "}\n");
+    }
+  else
+    {
+      timestamp_append (&b);
+      gl_buf_printf (&b, "\t%s\t%s\t", request_id, level_names[level]);
+      gl_buf_append (&b, msg, len);
+      gl_buf_putc (&b, '\n');
+    }
+  write_all (STDERR_FILENO, b.data, b.len);
+  gl_buf_free (&b);
+}
+
+void
+gl_log_printf (enum gl_log_level level, const char *fmt, ...)
+{
+  char line[4096];
+  va_list ap;
+  int n;
+
+  va_start (ap, fmt);
+  n = vsnprintf (line, sizeof line, fmt, ap);
+  va_end (ap);
+  if (n < 0)
+    return;
+  gl_log_line (level, line, strlen (line));
+}
+
+/* Platform lines in JSON mode follow Lambda's telemetry records. */
+static void
+platform_json (const char *type, const char *id, const char *extra)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_buf_puts (&b, "{\"time\":\"");
+  timestamp_append (&b);
+  gl_buf_printf (&b, "\",\"type\":\"%s\",\"record\":{\"requestId\":", type);
+  gl_json_escape (&b, id, strlen (id));
+  gl_buf_printf (&b, "%s}}\n", extra);
+  write_all (STDERR_FILENO, b.data, b.len);
+  gl_buf_free (&b);
+}
+
+void
+gl_log_start (const char *id)
+{
+  char line[256];
+
+  if (log_json)
+    return platform_json ("platform.start", id, ",\"version\":\"$LATEST\"");
+  snprintf (line, sizeof line, "START RequestId: %s Version: $LATEST\n", id);
+  write_all (STDERR_FILENO, line, strlen (line));
+}
+
+void
+gl_log_end (const char *id)
+{
+  char line[256];
+
+  if (log_json)
+    return;                     /* the JSON report carries the end */
+  snprintf (line, sizeof line, "END RequestId: %s\n", id);
+  write_all (STDERR_FILENO, line, strlen (line));
+}
+
+void
+gl_log_report (const struct gl_report *r)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  if (log_json)
+    {
+      gl_buf_printf (&b, ",\"status\":\"%s\",\"metrics\":{\"durationMs\":%.2f,"
+                     "\"billedDurationMs\":%ld,\"memorySizeMB\":%d,"
+                     "\"maxMemoryUsedMB\":%ld",
+                     r->status ? r->status : "success", r->duration_ms,
+                     r->billed_ms, r->memory_mb, r->max_memory_mb);
+      if (r->init_ms >= 0)
+        gl_buf_printf (&b, ",\"initDurationMs\":%.2f", r->init_ms);
+      gl_buf_putc (&b, '}');
+      platform_json ("platform.report", r->request_id, b.data);
+      gl_buf_free (&b);
+      return;
+    }
+  gl_buf_printf (&b, "REPORT RequestId: %s\tDuration: %.2f ms\t"
+                 "Billed Duration: %ld ms\tMemory Size: %d MB\t"
+                 "Max Memory Used: %ld MB",
+                 r->request_id, r->duration_ms, r->billed_ms, r->memory_mb,
+                 r->max_memory_mb);
+  if (r->init_ms >= 0)
+    gl_buf_printf (&b, "\tInit Duration: %.2f ms", r->init_ms);
+  if (r->status)
+    gl_buf_printf (&b, "\tStatus: %s", r->status);
+  gl_buf_putc (&b, '\n');
+  write_all (STDERR_FILENO, b.data, b.len);
+  gl_buf_free (&b);
+}
+
+long
+gl_report_billed_ms (double duration_ms)
+{
+  long billed = (long) ceil (duration_ms);
+  return billed < 1 ? 1 : billed;
+}
+
+/* Peak resident memory of this container (process), never the limit. */
+long
+gl_memory_used_mb (void)
+{
+  struct rusage ru;
+
+  if (getrusage (RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return (ru.ru_maxrss + 1023) / 1024;
+}
+
+/* Output ports.  Guile line-buffers them, so each write usually ends a
+   line; a partial line waits in the port's own buffer until the next
+   newline or an explicit flush at the end of an invocation. */
+
+struct log_port {
+  enum gl_log_level level;
+  struct gl_buf pending;
+};
+
+static scm_t_port_type *log_port_type;
+static SCM log_ports[GL_LOG_FATAL + 1];
+
+static void
+log_port_emit_lines (struct log_port *lp, int flush_partial)
+{
+  size_t start = 0, i;
+
+  for (i = 0; i < lp->pending.len; i++)
+    if (lp->pending.data[i] == '\n')
+      {
+        gl_log_line (lp->level, lp->pending.data + start, i - start);
+        start = i + 1;
+      }
+  if (flush_partial && start < lp->pending.len)
+    {
+      gl_log_line (lp->level, lp->pending.data + start,
+                   lp->pending.len - start);
+      start = lp->pending.len;
+    }
+  memmove (lp->pending.data, lp->pending.data + start,
+           lp->pending.len - start);
+  lp->pending.len -= start;
+  if (lp->pending.data)
+    lp->pending.data[lp->pending.len] = '\0';
+}
+
+static size_t
+log_port_write (SCM port, SCM src, size_t start, size_t count)
+{
+  struct log_port *lp = (struct log_port *) SCM_STREAM (port);
+
+  gl_buf_append (&lp->pending,
+                 (const char *) SCM_BYTEVECTOR_CONTENTS (src) + start, count);
+  log_port_emit_lines (lp, 0);
+  return count;
+}
+
+SCM
+gl_log_port (enum gl_log_level level)
+{
+  return log_ports[level];
+}
+
+void
+gl_log_flush_ports (void)
+{
+  size_t i;
+
+  for (i = 0; i <= GL_LOG_FATAL; i++)
+    if (scm_is_true (scm_port_p (log_ports[i])))
+      {
+        scm_force_output (log_ports[i]);
+        log_port_emit_lines ((struct log_port *) SCM_STREAM (log_ports[i]), 1);
+      }
+}
+
+static SCM
+log_port_make (enum gl_log_level level)
+{
+  struct log_port *lp = scm_gc_malloc_pointerless (sizeof *lp, "log port");
+  SCM port;
+
+  lp->level = level;
+  gl_buf_init (&lp->pending);
+  port = scm_c_make_port (log_port_type, SCM_WRTNG, (scm_t_bits) lp);
+  scm_set_port_encoding_x (port, scm_from_utf8_string ("UTF-8"));
+  scm_set_port_conversion_strategy_x (port,
+                                      scm_from_utf8_symbol ("substitute"));
+  scm_setvbuf (port, scm_from_utf8_symbol ("line"), SCM_UNDEFINED);
+  return port;
+}
+
+static int
+level_from_symbol (SCM sym, const char *subr)
+{
+  char *name;
+  size_t i;
+
+  SCM_ASSERT_TYPE (scm_is_symbol (sym), sym, 1, subr, "symbol");
+  name = scm_to_utf8_string (scm_symbol_to_string (sym));
+  for (i = 0; i <= GL_LOG_FATAL; i++)
+    if (strcasecmp (name, level_names[i]) == 0)
+      break;
+  free (name);
+  if (i > GL_LOG_FATAL)
+    scm_misc_error (subr, "unknown log level ~S: use trace, debug, info, "
+                    "warn, error or fatal", scm_list_1 (sym));
+  return (int) i;
+}
+
+/* (log-message LEVEL STRING): one log line of LEVEL. */
+static SCM
+log_message (SCM level, SCM msg)
+{
+  int lvl = level_from_symbol (level, "log-message");
+  size_t len;
+  char *s;
+
+  SCM_ASSERT_TYPE (scm_is_string (msg), msg, 2, "log-message", "string");
+  s = scm_to_utf8_stringn (msg, &len);
+  gl_log_line ((enum gl_log_level) lvl, s, len);
+  free (s);
+  return SCM_UNSPECIFIED;
+}
+
+/* (log-port LEVEL): the port whose lines are log lines of LEVEL. */
+static SCM
+log_port (SCM level)
+{
+  return log_ports[level_from_symbol (level, "log-port")];
+}
+
+void
+gl_log_init (void)
+{
+  size_t i;
+
+  gl_log_configure ();
+  log_port_type = scm_make_port_type ("guile-lambda-log", NULL,
+                                      log_port_write);
+  for (i = 0; i <= GL_LOG_FATAL; i++)
+    log_ports[i] = scm_gc_protect_object (log_port_make ((enum gl_log_level) i));
+  scm_c_define_gsubr ("log-message", 2, 0, 0, log_message);
+  scm_c_define_gsubr ("log-port", 1, 0, 0, log_port);
+}

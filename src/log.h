@@ -1,0 +1,52 @@
+/* log.h: log lines as Lambda writes them (DESIGN.md §6), to stderr. */
+#ifndef GL_LOG_H
+#define GL_LOG_H
+
+#include <stddef.h>
+#include <libguile.h>
+
+enum gl_log_level {
+  GL_LOG_TRACE, GL_LOG_DEBUG, GL_LOG_INFO, GL_LOG_WARN, GL_LOG_ERROR,
+  GL_LOG_FATAL
+};
+
+/* Read AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL. */
+void gl_log_configure (void);
+int gl_log_is_json (void);
+
+/* The request id that application log lines carry: the latest
+   invocation whose handler has been called ("undefined" before). */
+void gl_log_set_request_id (const char *id);
+const char *gl_log_request_id (void);
+/* While a loop callback runs, the request that created it. */
+void gl_log_set_origin_request_id (const char *id);
+
+/* One application log line.  MSG need not be NUL-terminated. */
+void gl_log_line (enum gl_log_level level, const char *msg, size_t len);
+void gl_log_printf (enum gl_log_level level, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+/* Platform lines: START, END, REPORT. */
+void gl_log_start (const char *request_id);
+void gl_log_end (const char *request_id);
+struct gl_report {
+  const char *request_id;
+  double duration_ms;
+  long billed_ms;
+  int memory_mb;
+  long max_memory_mb;
+  double init_ms;            /* < 0: warm start */
+  const char *status;        /* NULL on success; "timeout", "error" ... */
+};
+void gl_log_report (const struct gl_report *r);
+long gl_report_billed_ms (double duration_ms);
+long gl_memory_used_mb (void);
+
+/* Ports for the handler's current output and error ports: each line
+   written becomes one log line (INFO and ERROR, as console.log and
+   console.error).  Define the Scheme side of logging. */
+void gl_log_init (void);
+SCM gl_log_port (enum gl_log_level level);
+void gl_log_flush_ports (void);
+
+#endif
