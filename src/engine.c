@@ -33,7 +33,7 @@ static struct {
   double init_ms;               /* < 0: this invocation had no init */
   struct gl_invocation *inv;
   volatile int expired;         /* the deadline has passed */
-  volatile int in_user_code;    /* a timeout may unwind the VM now */
+  SCM user_code;                /* fluid: #t inside guarded-apply's catch */
   int interrupted;              /* the timeout unwound running code */
   SCM loop_thread;
   pthread_t loop_pthread;
@@ -97,13 +97,8 @@ gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data)
 static SCM
 call_guarded (SCM proc, SCM args, const char *where)
 {
-  SCM r;
-
-  eng.in_user_code = 1;
-  r = scm_call_3 (eng.guarded_apply, proc, args,
-                  where ? scm_from_utf8_string (where) : SCM_BOOL_F);
-  eng.in_user_code = 0;
-  return r;
+  return scm_call_3 (eng.guarded_apply, proc, args,
+                     where ? scm_from_utf8_string (where) : SCM_BOOL_F);
 }
 
 /* Timeouts. */
@@ -144,6 +139,7 @@ timeout_complete (struct gl_invocation *inv)
 
   if (inv->outcome != GL_PENDING)
     return;
+  uv_update_time (&eng.loop);
   if (eng.interrupted)
     why = "The handler was still running (computing or blocked in a system "
       "call) and was interrupted.";
@@ -161,7 +157,9 @@ timeout_complete (struct gl_invocation *inv)
   inv->reset = 1;
 }
 
-/* The watchdog thread, at the deadline. */
+/* The watchdog thread, at the deadline and again every few milliseconds
+   until the loop thread answers: an async that arrives outside user
+   code is dropped, so it is offered again. */
 static void
 engine_expire (void)
 {
@@ -177,7 +175,8 @@ engine_expire (void)
 static SCM
 timeout_thunk (void)
 {
-  if (eng.expired && eng.in_user_code)
+  /* Unwind only code that guarded-apply will catch. */
+  if (eng.expired && scm_is_true (scm_fluid_ref (eng.user_code)))
     {
       eng.interrupted = 1;
       scm_throw (sym_timeout_key, SCM_EOL);
@@ -265,9 +264,7 @@ gl_engine_load (const char **error_json)
   eng.expired = 0;
   eng.interrupted = 0;
   gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
-  eng.in_user_code = 1;
   r = scm_call_1 (eng.load_handler, scm_from_utf8_string (eng.handler));
-  eng.in_user_code = 0;
   gl_watchdog_disarm ();
   gl_log_flush_ports ();
   eng.init_ms = (double) (gl_now_ns () - t0) / 1e6;
@@ -498,6 +495,8 @@ gl_engine_init (void)
   sym_ok = scm_from_utf8_symbol ("ok");
   sym_error = scm_from_utf8_symbol ("error");
   sym_timeout_key = scm_from_utf8_symbol ("guile-lambda-timeout");
+  eng.user_code = scm_make_fluid_with_default (SCM_BOOL_F);
+  scm_c_define ("%user-code?", eng.user_code);
   eng.roots = scm_gc_protect_object (scm_c_make_vector (ROOT_COUNT,
                                                          SCM_BOOL_F));
   root_set (ROOT_TIMEOUT_THUNK,

@@ -77,7 +77,15 @@ watchdog_main (void *unused)
       pthread_mutex_lock (&lock);
       while (armed && generation == gen
              && gl_now_ns () < deadline_ns + GL_WATCHDOG_GRACE_NS)
-        wait_until (deadline_ns + GL_WATCHDOG_GRACE_NS);
+        {
+          wait_until (gl_now_ns () + GL_WATCHDOG_RETRY_NS);
+          if (armed && generation == gen)
+            {
+              pthread_mutex_unlock (&lock);
+              ops.expire ();
+              pthread_mutex_lock (&lock);
+            }
+        }
       if (armed && generation == gen)
         {
           pthread_mutex_unlock (&lock);

@@ -8,6 +8,8 @@
 /* How long the loop thread has, after the deadline, to notice the
    timeout before the watchdog stops the container itself. */
 #define GL_WATCHDOG_GRACE_NS 500000000u
+/* How often it interrupts the loop thread again meanwhile. */
+#define GL_WATCHDOG_RETRY_NS 50000000u
 
 struct gl_watchdog_ops {
   /* At the deadline, on the watchdog thread, in Guile mode: interrupt

@@ -10,7 +10,8 @@ AM_TESTS_ENVIRONMENT = abs_top_srcdir='$(abs_top_srcdir)'; \
   abs_top_builddir='$(abs_top_builddir)'; \
   export abs_top_srcdir abs_top_builddir;
 
-TESTS =
+TESTS = \
+  tests/cli/completion.scm
 
 EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS)
 check_DATA = $(go_DATA) $(glgo_DATA)

@@ -16,7 +16,7 @@
             context-callback-waits-for-empty-event-loop?
             set-context-callback-waits-for-empty-event-loop!
             context-succeed context-fail context-done
-            %context-callback make-callback
+            %context-callback make-callback %user-code?
             ;; handles and the registry
             <handle> handle? %set-timeout %set-interval clear-timer
             handle-close! handle-ref! handle-unref! handle-closed?

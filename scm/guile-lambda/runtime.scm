@@ -135,41 +135,31 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 (define (error-object type message trace)
   `(("errorType" . ,type) ("errorMessage" . ,message) ("stackTrace" . ,trace)))
 
-(define (internal-source? src)
-  (and src
-       (let ((file (cadr src)))
-         (and (string? file)
-              (or (string-suffix? "ice-9/boot-9.scm" file)
-                  (string-suffix? "guile-lambda/runtime.scm" file))))))
+(define (internal-file? file)
+  (or (string-suffix? "ice-9/boot-9.scm" file)
+      (string-suffix? "guile-lambda/runtime.scm" file)))
 
 (define (frame-description frame)
-  (let ((name (frame-procedure-name frame))
-        (src (frame-source frame)))
-    (and (or name (and src (cadr src)))
-         (not (internal-source? src))
-         (format #f "at ~a (~a)" (or name "<anonymous>")
-                 (match src
-                   ((_ (? string? file) line . column)
-                    (format #f "~a:~a:~a" file (1+ line) (1+ column)))
-                   (_ "unknown location"))))))
+  (match (frame-source frame)
+    ((_ (? string? file) line . column)
+     (and (not (internal-file? file))
+          (format #f "at ~a (~a:~a:~a)"
+                  (or (frame-procedure-name frame) "<anonymous>")
+                  file (1+ line) (1+ column))))
+    (_ #f)))
 
-;; The user's frames, innermost first, up to the engine's own call.
+;; The frames that have a place in some source file, innermost first,
+;; without the runtime's own.
 (define (stack->trace stack)
   (if (not stack)
       #()
       (let loop ((i 0) (acc '()))
         (if (or (>= i (stack-length stack)) (>= (length acc) 32))
             (list->vector (reverse acc))
-            (let* ((frame (stack-ref stack i))
-                   (src (frame-source frame)))
-              (if (and src (string? (cadr src))
-                       (string-suffix? "guile-lambda/runtime.scm" (cadr src))
-                       (eq? (frame-procedure-name frame) 'guarded-apply))
-                  (list->vector (reverse acc))
-                  (loop (1+ i)
-                        (match (frame-description frame)
-                          (#f acc)
-                          (line (cons line acc))))))))))
+            (loop (1+ i)
+                  (match (frame-description (stack-ref stack i))
+                    (#f acc)
+                    (line (cons line acc))))))))
 
 (define (throw-message key args)
   (string-trim-right
@@ -258,7 +248,8 @@ watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
   (let ((stack #f))
     (catch #t
       (lambda ()
-        (call-with-values (lambda () (apply proc args))
+        (call-with-values
+            (lambda () (with-fluids ((%user-code? #t)) (apply proc args)))
           (case-lambda
             (() (cons 'ok *unspecified*))
             ((value . _) (cons 'ok value)))))

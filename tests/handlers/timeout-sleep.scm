@@ -1,0 +1,3 @@
+;; Blocked in a system call.
+(define (handler event context)
+  (sleep 60))
