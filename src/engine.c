@@ -44,7 +44,7 @@ static struct {
   char *init_error_json;
 } eng;
 
-static SCM sym_ok, sym_error, sym_timeout_key;
+static SCM sym_ok, sym_error, sym_exit, sym_timeout_key;
 
 static SCM
 root_ref (int i)
@@ -242,7 +242,7 @@ engine_run_callback (struct gl_handle *h, SCM proc)
   r = call_guarded (proc, SCM_EOL, where.data);
   gl_log_set_origin_request_id (NULL);
   gl_buf_free (&where);
-  if (!scm_is_eq (scm_car (r), sym_error))
+  if (!scm_is_eq (scm_car (r), sym_error) && !scm_is_eq (scm_car (r), sym_exit))
     return;
   if (inv == NULL)
     return;
@@ -319,6 +319,12 @@ handler_call (struct gl_invocation *inv)
   r = call_guarded (root_ref (ROOT_PROC), args, NULL);
   if (scm_is_eq (scm_car (r), sym_error))
     gl_invocation_abort (inv, scm_cdr (r), "the handler raising an exception");
+  else if (scm_is_eq (scm_car (r), sym_exit))
+    {
+      /* The process would be gone on Lambda: this container is. */
+      gl_invocation_abort (inv, scm_cdr (r), "the handler exiting");
+      inv->reset = 1;
+    }
   else if (scm_is_eq (scm_car (r), sym_ok) && eng.arity < 3)
     gl_invocation_succeed (inv, scm_cdr (r), "return");
 }
@@ -494,6 +500,7 @@ gl_engine_init (void)
 
   sym_ok = scm_from_utf8_symbol ("ok");
   sym_error = scm_from_utf8_symbol ("error");
+  sym_exit = scm_from_utf8_symbol ("exit");
   sym_timeout_key = scm_from_utf8_symbol ("guile-lambda-timeout");
   eng.user_code = scm_make_fluid_with_default (SCM_BOOL_F);
   scm_c_define ("%user-code?", eng.user_code);

@@ -11,7 +11,10 @@ AM_TESTS_ENVIRONMENT = abs_top_srcdir='$(abs_top_srcdir)'; \
   export abs_top_srcdir abs_top_builddir;
 
 TESTS = \
-  tests/cli/completion.scm
+  tests/cli/completion.scm \
+  tests/cli/timeout.scm \
+  tests/cli/batch.scm \
+  tests/cli/invoke.scm
 
 EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS)
 check_DATA = $(go_DATA) $(glgo_DATA)

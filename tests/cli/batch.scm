@@ -1,0 +1,138 @@
+;;; guile-lambda batch: one container, events in input order, warm state,
+;;; freeze and thaw, request ids in logs, cold start after a timeout, and
+;;; streaming input.
+(use-modules (srfi srfi-1)
+             (srfi srfi-64)
+             (ice-9 rdelim)
+             (ice-9 regex)
+             (tests lib tap)
+             (tests lib cli))
+
+;; Events arrive with pauses, as from a stream: the first interval tick
+;; comes due (100 ms) while the container is frozen between events 1
+;; and 2; event 3 hangs on the interval and times out; event 4 finds a
+;; fresh container.
+(define story
+  (run (list "sh" "-c"
+             (string-append
+              "{ echo '{}'; sleep 0.35; echo '{}'; echo '{\"hang\":true}'; "
+              "echo '{}'; } | guile-lambda batch --timeout 1 "
+              (fixture "batch-story.scm")))))
+
+(define records (run-records story))
+(define (record n) (list-ref records (- n 1)))
+(define (request-id n) (json-ref (record n) "requestId"))
+
+(define (stderr-lines)
+  (string-split (run-stderr story) #\newline))
+
+;; The lines of standard error from the START of invocation N up to its
+;; END.
+(define (invocation-lines n)
+  (let* ((id (request-id n))
+         (from (find-tail (lambda (l) (string=? l (string-append "START RequestId: " id " Version: $LATEST")))
+                          (stderr-lines))))
+    (if from
+        (take-while (lambda (l) (not (string-prefix? "END RequestId: " l)))
+                    from)
+        '())))
+
+(define (log-line-fields line)
+  ;; ISO-TIMESTAMP \t REQUEST-ID \t LEVEL \t message
+  (let ((fields (string-split line #\tab)))
+    (and (= (length fields) 4) fields)))
+
+(run-tests "batch"
+ (lambda ()
+   (test-group "three events through one container"
+     (test-equal "one record per event, in input order" '(1 2 3 4)
+                 (map (lambda (r) (json-ref r "line")) records))
+     (test-equal "statuses" '("success" "success" "timeout" "success")
+                 (map (lambda (r) (json-ref r "status")) records))
+     (test-assert "the first event is a cold start"
+                  (number? (json-ref (record 1) "initDurationMs")))
+     (test-assert "the second is warm: no init duration"
+                  (not (json-ref (record 2) "initDurationMs")))
+     (test-equal "module state survived between them" 2
+                 (json-ref (record 2) "result" "count"))
+     (test-assert "each record has durations and memory"
+                  (every (lambda (r)
+                           (and (number? (json-ref r "durationMs"))
+                                (integer? (json-ref r "billedDurationMs"))
+                                (> (json-ref r "maxMemoryUsedMB") 0)))
+                         records)))
+
+   (test-group "freeze and thaw"
+     (let* ((lines (invocation-lines 2))
+            (handler-line (find-tail (lambda (l) (string-contains l "handler 2 called")) lines))
+            (before (take-while (lambda (l) (not (string-contains l "handler 2 called"))) lines))
+            (ticks (filter (lambda (l) (string-suffix? "\ttick" l)) before)))
+       (test-assert "the handler of event 2 was called" handler-line)
+       (test-assert "the tick that came due while frozen ran at thaw, before the handler"
+                    (pair? ticks))
+       (test-assert "the thawed tick carries the previous request id (§6)"
+                    (every (lambda (l) (equal? (cadr (log-line-fields l)) (request-id 1)))
+                           ticks))
+       (test-assert "the handler's own line carries its request id"
+                    (equal? (cadr (log-line-fields (car handler-line))) (request-id 2))))
+     (test-assert "no tick ran between invocations 1 and 2 (frozen)"
+                  (let* ((all (stderr-lines))
+                         (end1 (list-index (lambda (l) (string=? l (string-append "END RequestId: " (request-id 1)))) all))
+                         (start2 (list-index (lambda (l) (string-prefix? (string-append "START RequestId: " (request-id 2)) l)) all)))
+                    (and end1 start2
+                         (not (any (lambda (l) (string-suffix? "\ttick" l))
+                                   (take (drop all end1) (- start2 end1)))))))
+     (test-assert "during the hanging event the interval kept ticking with that event's id"
+                  (any (lambda (l)
+                         (and (string-suffix? "\ttick" l)
+                              (equal? (cadr (log-line-fields l)) (request-id 3))))
+                       (invocation-lines 3))))
+
+   (test-group "after a timeout, a cold start"
+     (test-assert "the timeout's log names the interval and its origin"
+                  (any (lambda (l) (string-match "timer #[0-9]+ \\(interval 100 ms.*batch-story.scm:15:24" l))
+                       (invocation-lines 3)))
+     (test-assert "the next event has an init duration"
+                  (number? (json-ref (record 4) "initDurationMs")))
+     (test-equal "and the module state is gone" 1
+                 (json-ref (record 4) "result" "count"))
+     (test-equal "batch exits 1: not every event succeeded" 1 (run-status story)))
+
+   (test-group "input handling"
+     (let* ((r (guile-lambda "batch" (example "hello.scm")
+                             #:input "{\"name\":\"a\"}\n\nnot json\n{\"name\":\"b\"}\n"))
+            (records (run-records r)))
+       (test-equal "a blank line is skipped; a malformed one gets an error record"
+                   '(1 3 4) (map (lambda (r) (json-ref r "line")) records))
+       (test-equal "the malformed line's error type" "InvalidRequestContentException"
+                   (json-ref (cadr records) "error" "errorType"))
+       (test-equal "the rest go on" "Hello, b!"
+                   (json-ref (caddr records) "result" "message"))
+       (test-equal "exit status 1" 1 (run-status r)))
+     (let ((r (guile-lambda "batch" (example "hello.scm") #:input "{}\n{}\n")))
+       (test-equal "every event succeeded: exit status 0" 0 (run-status r)))
+     (let ((r (guile-lambda "batch" (example "hello.scm") "/nonexistent/events.ndjson")))
+       (test-equal "a missing events file: exit status 2" 2 (run-status r))
+       (test-assert "and a message naming it"
+                    (stderr-has? r "cannot read the events file /nonexistent/events.ndjson"))))
+
+   (test-group "streaming"
+     ;; The second line is written only after the first record came back:
+     ;; if batch waited for more input, this would hang (and SIGALRM
+     ;; would end the test as a failure).
+     (alarm 30)
+     (let ((records
+            (call-with-batch-process (list (example "hello.scm"))
+              (lambda (port)
+                (display "{\"name\":\"first\"}\n" port)
+                (force-output port)
+                (let ((first (read-line port)))
+                  (display "{\"name\":\"second\"}\n" port)
+                  (force-output port)
+                  (let ((second (read-line port)))
+                    (list first second)))))))
+       (alarm 0)
+       (test-assert "the first record arrived before the second line was written"
+                    (string-contains (car records) "Hello, first!"))
+       (test-assert "then the second"
+                    (string-contains (cadr records) "Hello, second!"))))))

@@ -1,0 +1,176 @@
+;;; guile-lambda invoke: the command line, exit statuses, init errors,
+;;; the context, the environment, and log lines (DESIGN.md §2, §3, §6, §7).
+(use-modules (srfi srfi-1)
+             (srfi srfi-64)
+             (ice-9 regex)
+             (tests lib tap)
+             (tests lib cli))
+
+(define (invoke handler . args)
+  (apply guile-lambda "invoke" (fixture handler) args))
+
+(define uuid "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+(define timestamp "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z")
+
+(define (init-error-check r type)
+  (test-equal (string-append type ": exit status 3") 3 (run-status r))
+  (test-equal (string-append type ": errorType") type
+              (json-ref (run-json r) "errorType")))
+
+(run-tests "invoke"
+ (lambda ()
+   (test-group "help and version"
+     (let ((r (guile-lambda "--help")))
+       (test-equal "--help exits 0" 0 (run-status r))
+       (test-assert "--help shows usage"
+                    (string-prefix? "Usage: guile-lambda COMMAND" (run-stdout r)))
+       (test-assert "--help documents every option and command"
+                    (every (lambda (s) (string-contains (run-stdout r) s))
+                           '("invoke HANDLER" "batch HANDLER" "--timeout"
+                             "--memory" "--function-name" "--env KEY=VALUE"
+                             "--env-file" "--version" "Exit status"))))
+     (let ((r (guile-lambda "--version")))
+       (test-equal "--version exits 0" 0 (run-status r))
+       (test-assert "--version names the program and version"
+                    (string-match "^guile-lambda [0-9]+\\.[0-9]+" (run-stdout r)))))
+
+   (test-group "bad usage exits 2 with a message"
+     (for-each
+      (lambda (args pattern)
+        (let ((r (apply guile-lambda args)))
+          (test-equal (format #f "~a: status" args) 2 (run-status r))
+          (test-assert (format #f "~a: message" args) (stderr-has? r pattern))
+          (test-assert (format #f "~a: points to --help" args)
+                       (stderr-has? r "Try 'guile-lambda --help'"))))
+      '(() ("frobnicate" "x.scm") ("invoke") ("invoke" "x.scm" "--bogus")
+        ("invoke" "x.scm" "--timeout" "soon") ("invoke" "x.scm" "--memory" "5")
+        ("invoke" "x.scm" "{}" "extra") ("invoke" "x.scm" "--env" "NOEQUALS"))
+      '("no command" "unknown command 'frobnicate'" "needs a HANDLER"
+        "unknown option '--bogus'" "--timeout takes seconds" "--memory takes megabytes"
+        "unexpected argument 'extra'" "expected KEY=VALUE")))
+
+   (test-group "events"
+     (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\": ")))
+       (test-equal "malformed JSON: status 2" 2 (run-status r))
+       (test-assert "malformed JSON: a clear message"
+                    (stderr-has? r "the event is not valid JSON: JSON: .*line 1"))
+       (test-equal "malformed JSON: nothing on stdout" "" (run-stdout r)))
+     (let ((r (guile-lambda "invoke" (example "hello.scm") "-"
+                            #:input "{\"name\":\"stdin\"}")))
+       (test-equal "from standard input" "Hello, stdin!"
+                   (json-ref (run-json r) "message")))
+     (let* ((file (string-append (or (getenv "TMPDIR") "/tmp") "/gl-event.json")))
+       (call-with-output-file file (lambda (p) (display "{\"name\":\"file\"}" p)))
+       (let ((r (guile-lambda "invoke" (example "hello.scm") (string-append "@" file))))
+         (test-equal "from @FILE" "Hello, file!" (json-ref (run-json r) "message")))
+       (delete-file file))
+     (let ((r (guile-lambda "invoke" (example "hello.scm") "@/nonexistent/event.json")))
+       (test-equal "a missing @FILE: status 2" 2 (run-status r))
+       (test-assert "a missing @FILE: named"
+                    (stderr-has? r "cannot read the event file /nonexistent/event.json")))
+     (let ((r (guile-lambda "invoke" (example "hello.scm"))))
+       (test-equal "the default event is {}" "Hello, world!"
+                   (json-ref (run-json r) "message"))))
+
+   (test-group "init errors exit 3"
+     (init-error-check (guile-lambda "invoke" "/nonexistent/handler.scm")
+                       "Runtime.ImportModuleError")
+     (init-error-check (invoke "syntax-error.scm") "Runtime.UserCodeSyntaxError")
+     (init-error-check (invoke "no-handler.scm") "Runtime.HandlerNotFound")
+     (init-error-check (invoke "not-procedure.scm") "Runtime.HandlerNotFound")
+     (init-error-check (guile-lambda "invoke" "../escape.handler")
+                       "Runtime.MalformedHandlerName")
+     (init-error-check (guile-lambda "invoke" "nodot") "Runtime.MalformedHandlerName")
+     (let ((r (invoke "init-raise.scm")))
+       (init-error-check r "misc-error")
+       (test-assert "init output is logged with request id undefined"
+                    (stderr-has? r "\tundefined\tINFO\tinitialising"))
+       (test-assert "the REPORT has an Init Duration"
+                    (stderr-has? r "^REPORT .*Init Duration: [0-9.]+ ms"))))
+
+   (test-group "handler names"
+     (let ((r (guile-lambda "invoke" (string-append (fixture "module-handler.scm") ":run"))))
+       (test-equal "FILE.scm:PROC in a file with its own module" "my handler"
+                   (json-ref (run-json r) "module"))
+       (test-equal "the function name defaults to the file's" "module-handler"
+                   (json-ref (run-json r) "name")))
+     (let ((r (guile-lambda "invoke" "context.handler"
+                            #:env `(("LAMBDA_TASK_ROOT" . ,(fixture ""))))))
+       (test-equal "NAME.PROC under LAMBDA_TASK_ROOT" 0 (run-status r))
+       (test-equal "its function name" "context"
+                   (json-ref (run-json r) "functionName"))))
+
+   (test-group "the context"
+     (let* ((r (invoke "context.scm" "--function-name" "orders" "--memory" "512"
+                       "--timeout" "2" "--env" "GREETING=hi"))
+            (ctx (run-json r))
+            (start (log-lines-matching r "^START RequestId: ")))
+       (test-equal "function name" "orders" (json-ref ctx "functionName"))
+       (test-equal "version" "$LATEST" (json-ref ctx "functionVersion"))
+       (test-equal "memory" 512 (json-ref ctx "memoryLimitInMB"))
+       (test-assert "ARN" (string-match "^arn:aws:lambda:[a-z0-9-]+:[0-9]{12}:function:orders$"
+                                        (json-ref ctx "invokedFunctionArn")))
+       (test-assert "request id is a UUID" (string-match uuid (json-ref ctx "awsRequestId")))
+       (test-assert "the same request id as START"
+                    (and (pair? start) (string-contains (car start) (json-ref ctx "awsRequestId"))))
+       (test-equal "log group" "/aws/lambda/orders" (json-ref ctx "logGroupName"))
+       (test-assert "log stream" (string-match "^[0-9]{4}/[0-9]{2}/[0-9]{2}/\\[\\$LATEST\\][0-9a-f]{32}$"
+                                               (json-ref ctx "logStreamName")))
+       (test-equal "identity" 'null (json-ref ctx "identity"))
+       (test-equal "client context" 'null (json-ref ctx "clientContext"))
+       (test-assert "remaining time is within the 2 s timeout"
+                    (let ((ms (json-ref ctx "remainingTimeInMillis")))
+                      (and (> ms 1000) (<= ms 2000))))
+       (test-equal "the flag defaults to #t" #t (json-ref ctx "waits"))
+       (test-equal "--env reaches the handler" "hi" (json-ref ctx "greeting"))
+       (test-equal "REPORT shows the memory size" 1
+                   (length (log-lines-matching r "^REPORT .*\tMemory Size: 512 MB\t"))))
+     (let* ((file (string-append (or (getenv "TMPDIR") "/tmp") "/gl-env"))
+            (_ (call-with-output-file file
+                 (lambda (p) (display "# settings\nGREETING=from file\n\nexport OTHER=x=y\n" p))))
+            (r (invoke "context.scm" "--env-file" file)))
+       (test-equal "--env-file: a value" "from file" (json-ref (run-json r) "greeting"))
+       (test-equal "--env-file: export and = in values" "x=y" (json-ref (run-json r) "other"))
+       (call-with-output-file file (lambda (p) (display "GOOD=1\nnot an assignment\n" p)))
+       (let ((bad (invoke "context.scm" "--env-file" file)))
+         (test-equal "--env-file: a bad line exits 2" 2 (run-status bad))
+         (test-assert "--env-file: and names the line" (stderr-has? bad "gl-env, line 2: expected KEY=VALUE")))
+       (delete-file file)))
+
+   (test-group "log lines"
+     (let* ((r (invoke "context.scm"))
+            (id (json-ref (run-json r) "awsRequestId")))
+       (test-assert "START" (stderr-has? r (string-append "^START RequestId: " id " Version: \\$LATEST$")))
+       (test-assert "END" (stderr-has? r (string-append "^END RequestId: " id "$")))
+       (test-assert "REPORT"
+                    (stderr-has? r (string-append "^REPORT RequestId: " id "\tDuration: [0-9]+\\.[0-9]{2} ms\tBilled Duration: [0-9]+ ms\tMemory Size: 128 MB\tMax Memory Used: [0-9]+ MB\tInit Duration: [0-9]+\\.[0-9]{2} ms$")))
+       (test-assert "output port lines are INFO lines with the request id"
+                    (stderr-has? r (string-append "^" timestamp "\t" id "\tINFO\tinside the handler$")))
+       (test-assert "error port lines are ERROR lines"
+                    (stderr-has? r (string-append "\t" id "\tERROR\tto the error port$")))
+       (test-assert "log-message picks the level" (stderr-has? r "\tWARN\ta warning$"))
+       (test-assert "text logs are not filtered by level" (stderr-has? r "\tDEBUG\ta debug line$"))
+       (test-assert "init output carries undefined" (stderr-has? r "\tundefined\tINFO\tinit runs before any request$"))
+       (test-assert "Max Memory Used is measured, not the limit"
+                    (let ((m (string-match "Max Memory Used: ([0-9]+) MB" (run-stderr r))))
+                      (and m (let ((mb (string->number (match:substring m 1))))
+                               (and (> mb 1) (< mb 128))))))
+       (test-assert "results are not on stderr"
+                    (not (stderr-has? r "functionName"))))
+     (let ((r (invoke "context.scm" #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON")
+                                            ("AWS_LAMBDA_LOG_LEVEL" . "INFO")))))
+       (test-assert "JSON format: application lines"
+                    (stderr-has? r "^\\{\"timestamp\":\"[^\"]+\",\"level\":\"INFO\",\"requestId\":\"[^\"]+\",\"message\":\"inside the handler\"\\}$"))
+       (test-assert "JSON format: platform records"
+                    (and (stderr-has? r "^\\{\"time\":\"[^\"]+\",\"type\":\"platform.start\"")
+                         (stderr-has? r "\"type\":\"platform.report\".*\"maxMemoryUsedMB\"")))
+       (test-assert "JSON format: the level filters DEBUG out"
+                    (not (stderr-has? r "a debug line")))
+       (test-assert "JSON format: WARN passes" (stderr-has? r "\"level\":\"WARN\""))))
+
+   (test-group "a handler that exits"
+     (let ((r (invoke "exit.scm")))
+       (test-equal "is a function error" 1 (run-status r))
+       (test-equal "Runtime.ExitError" "Runtime.ExitError" (json-ref (run-json r) "errorType"))
+       (test-assert "with the status in the message"
+                    (string-contains (json-ref (run-json r) "errorMessage") "exit status 3"))))))

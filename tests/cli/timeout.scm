@@ -1,0 +1,73 @@
+;;; Timeouts of every kind (DESIGN.md §3, Timeout): a loop kept alive by
+;;; handles, Scheme code spinning on the CPU, a blocking system call, and
+;;; C code that never returns.  Bounds are loose: a 1 s timeout must end
+;;; in under 1.5 s; only the hard stop waits out its grace period.
+(use-modules (srfi srfi-64)
+             (tests lib tap)
+             (tests lib cli))
+
+(define (timeout-run handler . args)
+  (apply guile-lambda "invoke" (fixture handler) "--timeout" "1" args))
+
+(define (check-timed-out r bound)
+  (test-equal "exit status 124" 124 (run-status r))
+  (test-equal "errorType" "Sandbox.Timedout" (json-ref (run-json r) "errorType"))
+  (test-equal "errorMessage" "Task timed out after 1.00 seconds"
+              (json-ref (run-json r) "errorMessage"))
+  (test-assert (format #f "ends in under ~a s" bound) (< (run-seconds r) bound))
+  (test-assert "lasts at least the timeout" (>= (run-seconds r) 1.0))
+  (test-assert "the log says so" (stderr-has? r "ERROR\tTask timed out after 1.00 seconds"))
+  (test-assert "REPORT says Status: timeout" (stderr-has? r "^REPORT .*Status: timeout")))
+
+(run-tests "timeout"
+ (lambda ()
+   (test-group "loop kept alive by an interval"
+     (let ((r (timeout-run "timeout-loop.scm")))
+       (check-timed-out r 1.5)
+       (test-assert "the log names the interval with its origin"
+                    (stderr-has? r "timer #[0-9]+ \\(interval 100 ms.*created at .*timeout-loop.scm:4:3 during request"))
+       (test-assert "and explains why it waited"
+                    (stderr-has? r "callback was called, but .*flag was #t"))))
+
+   (test-group "CPU-bound Scheme code"
+     (let ((r (timeout-run "timeout-cpu.scm")))
+       (check-timed-out r 1.5)
+       (test-assert "the log says the handler was interrupted"
+                    (stderr-has? r "still running .* interrupted"))
+       (test-assert "and that no handle was alive"
+                    (stderr-has? r "No handle or request was alive")))
+     (let ((r (timeout-run "timeout-cpu.scm" "{\"timer\":true}")))
+       (check-timed-out r 1.5)
+       (test-assert "the log lists the handle still alive"
+                    (stderr-has? r "timer #[0-9]+ \\(timeout, due in [0-9]+ ms\\), created at .*timeout-cpu.scm:4:5"))))
+
+   (test-group "blocked in a system call"
+     (check-timed-out (timeout-run "timeout-sleep.scm") 1.5)
+     (check-timed-out (timeout-run "timeout-read.scm") 1.5))
+
+   (test-group "stuck in C code: the hard stop"
+     (let ((r (timeout-run "timeout-stuck-c.scm")))
+       (check-timed-out r 3)
+       (test-assert "the log says the container was stopped from outside"
+                    (stderr-has? r "stuck in C code .* stopped from outside"))
+       (test-assert "and lists the handles still alive"
+                    (stderr-has? r "timer #[0-9]+ .*timeout-stuck-c.scm:9:3"))))
+
+   (test-group "stuck in C code inside batch"
+     (let* ((r (guile-lambda "batch" (fixture "timeout-stuck-c.scm") "--timeout" "1"
+                             #:input "{}\n{}\n"))
+            (records (run-records r)))
+       (test-equal "the stuck event's record is written first" 1 (length records))
+       (test-equal "with status timeout" "timeout"
+                   (json-ref (car records) "status"))
+       (test-equal "exit status 124" 124 (run-status r))
+       (test-assert "a message names the event"
+                    (stderr-has? r "event on line 1 .* stuck in C code"))))
+
+   (test-group "the next invocation after a timeout is a cold start"
+     (let* ((r (guile-lambda "batch" (fixture "timeout-cpu.scm") "--timeout" "1"
+                             #:input "{}\n{}\n"))
+            (records (run-records r)))
+       (test-equal "two records" 2 (length records))
+       (test-assert "the second has an init duration"
+                    (json-ref (cadr records) "initDurationMs"))))))

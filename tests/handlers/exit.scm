@@ -1,0 +1,3 @@
+;; A handler that ends its own process: on Lambda, Runtime.ExitError.
+(define (handler event context)
+  (exit 3))

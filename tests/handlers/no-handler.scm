@@ -1,0 +1,2 @@
+;; Defines handle, not handler.
+(define (handle event context) 1)

@@ -1,0 +1,1 @@
+(define handler 5)
