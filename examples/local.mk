@@ -1,0 +1,6 @@
+# Handlers a newcomer can copy.
+EXTRA_DIST +=				\
+  examples/hello.scm			\
+  examples/cached-result.scm		\
+  examples/interval.scm			\
+  examples/return-style.scm

@@ -14,7 +14,8 @@ TESTS = \
   tests/cli/completion.scm \
   tests/cli/timeout.scm \
   tests/cli/batch.scm \
-  tests/cli/invoke.scm
+  tests/cli/invoke.scm \
+  tests/cli/examples.scm
 
 EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS)
 check_DATA = $(go_DATA) $(glgo_DATA)

@@ -1,0 +1,51 @@
+;;; The examples do what their comments promise.
+(use-modules (srfi srfi-64)
+             (json)
+             (tests lib tap)
+             (tests lib cli))
+
+(run-tests "examples"
+ (lambda ()
+   (test-group "hello"
+     (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\":\"Ada\"}")))
+       (test-equal "status" 0 (run-status r))
+       (test-equal "result" "Hello, Ada!" (json-ref (run-json r) "message"))))
+
+   (test-group "cached-result"
+     (let ((records (run-records (guile-lambda "batch" (example "cached-result.scm")
+                                               #:input "{\"n\":10}\n{\"n\":20}\n{\"n\":-1}\n"))))
+       (test-equal "the tenth prime" 31 (json-ref (car records) "result" "prime"))
+       (test-equal "computed on the cold start" #f (json-ref (car records) "result" "cached"))
+       (test-equal "reused while warm" #t (json-ref (cadr records) "result" "cached"))
+       (test-equal "bad input is a custom error type" "InvalidInput"
+                   (json-ref (caddr records) "error" "errorType"))))
+
+   (test-group "interval"
+     (let ((r (guile-lambda "invoke" (example "interval.scm") "--timeout" "1")))
+       (test-equal "flag #t: times out" 124 (run-status r))
+       (test-assert "flag #t: the log names the interval"
+                    (stderr-has? r "timer #1 \\(interval 100 ms.*interval.scm:25:11")))
+     (let ((r (guile-lambda "invoke" (example "interval.scm") "{\"wait\":false}")))
+       (test-equal "flag #f: succeeds" 0 (run-status r))
+       (test-assert "flag #f: at once" (< (run-seconds r) 2)))
+     (let* ((r (guile-lambda "batch" (example "interval.scm") "--timeout" "1"
+                             #:input "{\"wait\":false}\n{}\n"))
+            (records (run-records r))
+            (second-id (json-ref (cadr records) "requestId")))
+       (test-equal "the first succeeds, the second times out" '("success" "timeout")
+                   (map (lambda (x) (json-ref x "status")) records))
+       (test-assert "the interval ticked during the next invocation"
+                    (>= (length (log-lines-matching
+                                 r (string-append "\t" second-id "\tINFO\tpolled the connection")))
+                        3))))
+
+   (test-group "return-style"
+     (let* ((r (guile-lambda "invoke" (example "return-style.scm")
+                             "{\"body\":\"[1, 2, 3.5]\"}"))
+            (response (run-json r)))
+       (test-equal "status code" 200 (json-ref response "statusCode"))
+       (test-equal "the body's sum" 6.5
+                   (json-ref (json-string->scm (json-ref response "body")) "sum")))
+     (let ((r (guile-lambda "invoke" (example "return-style.scm") "{\"body\":\"nope\"}")))
+       (test-equal "a bad body is a 400, and no exception escapes" 400
+                   (json-ref (run-json r) "statusCode"))))))
