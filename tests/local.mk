@@ -11,11 +11,38 @@ AM_TESTS_ENVIRONMENT = abs_top_srcdir='$(abs_top_srcdir)'; \
   export abs_top_srcdir abs_top_builddir;
 
 TESTS = \
+  tests/scm/handles.scm \
   tests/cli/completion.scm \
   tests/cli/timeout.scm \
   tests/cli/batch.scm \
   tests/cli/invoke.scm \
   tests/cli/examples.scm
 
-EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS)
+TEST_HANDLERS = \
+  tests/handlers/batch-story.scm \
+  tests/handlers/context.scm \
+  tests/handlers/exit.scm \
+  tests/handlers/init-raise.scm \
+  tests/handlers/marshal.scm \
+  tests/handlers/module-handler.scm \
+  tests/handlers/no-handler.scm \
+  tests/handlers/not-procedure.scm \
+  tests/handlers/return-style.scm \
+  tests/handlers/rule1-error-pending.scm \
+  tests/handlers/rule2-no-wait.scm \
+  tests/handlers/rule2-wait.scm \
+  tests/handlers/rule3-context.scm \
+  tests/handlers/rule4-first-wins.scm \
+  tests/handlers/rule5-raise.scm \
+  tests/handlers/rule6-no-completion.scm \
+  tests/handlers/rule7-stale.scm \
+  tests/handlers/rule7-uncaught.scm \
+  tests/handlers/syntax-error.scm \
+  tests/handlers/timeout-cpu.scm \
+  tests/handlers/timeout-loop.scm \
+  tests/handlers/timeout-read.scm \
+  tests/handlers/timeout-sleep.scm \
+  tests/handlers/timeout-stuck-c.scm
+
+EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS)
 check_DATA = $(go_DATA) $(glgo_DATA)
