@@ -17,6 +17,7 @@ static struct gl_watchdog_ops ops;
 static int armed;
 static uint64_t deadline_ns;
 static uint64_t generation;     /* bumped by every arm and disarm */
+static uint64_t sleeping_until; /* 0: not sleeping; UINT64_MAX: no deadline */
 
 static void
 timespec_from_ns (struct timespec *ts, uint64_t ns)
@@ -50,7 +51,10 @@ static void
 wait_until (uint64_t until)
 {
   struct wait_args w = { until };
+
+  sleeping_until = until ? until : UINT64_MAX;
   scm_without_guile (wait_locked, &w);
+  sleeping_until = 0;
 }
 
 static void *
@@ -127,6 +131,9 @@ gl_watchdog_start (const struct gl_watchdog_ops *o)
   return 0;
 }
 
+/* Waking the thread costs two context switches per invocation, so it is
+   woken only when it sleeps past the new deadline; a thread that wakes
+   early for a stale deadline just goes back to sleep. */
 void
 gl_watchdog_arm (uint64_t deadline)
 {
@@ -134,7 +141,8 @@ gl_watchdog_arm (uint64_t deadline)
   armed = 1;
   deadline_ns = deadline;
   generation++;
-  pthread_cond_signal (&changed);
+  if (sleeping_until > deadline)
+    pthread_cond_signal (&changed);
   pthread_mutex_unlock (&lock);
 }
 
@@ -144,6 +152,5 @@ gl_watchdog_disarm (void)
   pthread_mutex_lock (&lock);
   armed = 0;
   generation++;
-  pthread_cond_signal (&changed);
   pthread_mutex_unlock (&lock);
 }
