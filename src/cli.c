@@ -34,6 +34,7 @@ struct cli {
 };
 
 static const char *program = "guile-lambda";
+static int results_fd = STDOUT_FILENO;
 
 static void
 usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -368,12 +369,31 @@ request_init (struct gl_request *req)
   req->tenant_id = SCM_BOOL_F;
 }
 
+/* Results get a descriptor of their own and fd 1 becomes the log, so
+   that a child process the handler starts cannot write into the result
+   stream. */
+static void
+results_fd_claim (void)
+{
+  int fd = dup (STDOUT_FILENO);
+
+  if (fd < 0)
+    return;
+  fflush (stdout);
+  if (dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
+    {
+      close (fd);
+      return;
+    }
+  results_fd = fd;
+}
+
 static void
 stdout_write (const char *s, size_t n)
 {
   while (n > 0)
     {
-      ssize_t w = write (STDOUT_FILENO, s, n);
+      ssize_t w = write (results_fd, s, n);
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
@@ -589,6 +609,7 @@ cli_main (SCM args)
     return scm_from_int (r > 0 ? 0 : EXIT_USAGE);
   gl_log_configure ();
   function_configure (&fn, &cli);
+  results_fd_claim ();
   if (gl_engine_configure (&fn, cli.handler) != 0)
     return scm_from_int (70);
   scm_set_current_output_port (gl_log_port (GL_LOG_INFO));

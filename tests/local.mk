@@ -20,6 +20,7 @@ TESTS = \
 
 TEST_HANDLERS = \
   tests/handlers/batch-story.scm \
+  tests/handlers/child-output.scm \
   tests/handlers/context.scm \
   tests/handlers/exit.scm \
   tests/handlers/init-raise.scm \

@@ -168,6 +168,12 @@
                     (not (stderr-has? r "a debug line")))
        (test-assert "JSON format: WARN passes" (stderr-has? r "\"level\":\"WARN\""))))
 
+   (test-group "standard output holds results only"
+     (let ((r (invoke "child-output.scm")))
+       (test-equal "a child's output does not reach the result stream" "\"result\"\n"
+                   (run-stdout r))
+       (test-assert "it goes to the log instead" (stderr-has? r "from a child process"))))
+
    (test-group "a handler that exits"
      (let ((r (invoke "exit.scm")))
        (test-equal "is a function error" 1 (run-status r))
