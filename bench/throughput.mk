@@ -1,0 +1,33 @@
+# bench/throughput.mk: the invocation-throughput bench, part of `make bench'.
+# It times one warm `guile-lambda batch' over many events against the
+# floor (bench/floor.c: Guile and our codec with nothing else) and
+# against lambda-local under Node; see bench/throughput.sh.
+
+# Built by `make bench' only, never by `make all' or installed.
+EXTRA_PROGRAMS = bench/floor
+bench_floor_SOURCES = bench/floor.c src/buf.c src/buf.h src/json.c src/json.h
+bench_floor_CPPFLAGS = -I$(top_srcdir)
+bench_floor_CFLAGS = $(WARN_CFLAGS) $(GUILE_CFLAGS)
+bench_floor_LDADD = $(GUILE_LIBS) -lm
+CLEANFILES += $(EXTRA_PROGRAMS)
+
+EXTRA_DIST += bench/throughput.sh bench/trivial.scm bench/trivial.js \
+  bench/package.json
+
+# BENCH_EVENTS=N changes the number of events (default 100000).
+bench-throughput: bench/floor$(EXEEXT) guile-lambda$(EXEEXT) \
+    libguile-lambda.la $(go_DATA) $(glgo_DATA)
+	$(AM_V_at)abs_top_srcdir='$(abs_top_srcdir)' \
+	  abs_top_builddir='$(abs_top_builddir)' \
+	  NODE='$(NODE)' NPM='$(NPM)' \
+	  $(SHELL) $(srcdir)/bench/throughput.sh
+
+bench: bench-throughput
+.PHONY: bench-throughput
+
+# npm's files live in the build tree: a cache, gone with distclean.
+distclean-local: bench-throughput-distclean
+bench-throughput-distclean:
+	-rm -rf bench/node_modules bench/package-lock.json
+	-test $(srcdir) = . || rm -f bench/package.json
+.PHONY: bench-throughput-distclean
