@@ -81,14 +81,44 @@ gl_buf_printf (struct gl_buf *b, const char *fmt, ...)
   va_list ap;
   int n;
 
+  /* One pass when the text fits the spare room, which it nearly
+     always does; a second only to grow. */
+  gl_buf_reserve (b, 128);
   va_start (ap, fmt);
-  n = vsnprintf (NULL, 0, fmt, ap);
+  n = vsnprintf (b->data + b->len, b->cap - b->len, fmt, ap);
   va_end (ap);
   if (n < 0)
     return;
-  gl_buf_reserve (b, (size_t) n);
-  va_start (ap, fmt);
-  vsnprintf (b->data + b->len, (size_t) n + 1, fmt, ap);
-  va_end (ap);
+  if ((size_t) n >= b->cap - b->len)
+    {
+      gl_buf_reserve (b, (size_t) n);
+      va_start (ap, fmt);
+      vsnprintf (b->data + b->len, (size_t) n + 1, fmt, ap);
+      va_end (ap);
+    }
   b->len += (size_t) n;
+}
+
+void
+gl_buf_put_ulong (struct gl_buf *b, unsigned long v)
+{
+  char tmp[24];
+  size_t i = sizeof tmp;
+
+  do
+    tmp[--i] = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  gl_buf_append (b, tmp + i, sizeof tmp - i);
+}
+
+/* MS with two decimals, as %.2f prints a non-negative duration. */
+void
+gl_buf_put_ms (struct gl_buf *b, double ms)
+{
+  unsigned long hundredths = (unsigned long) (ms * 100.0 + 0.5);
+
+  gl_buf_put_ulong (b, hundredths / 100);
+  gl_buf_putc (b, '.');
+  gl_buf_putc (b, (char) ('0' + hundredths / 10 % 10));
+  gl_buf_putc (b, (char) ('0' + hundredths % 10));
 }

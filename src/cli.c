@@ -479,15 +479,24 @@ record_write (unsigned long line, const struct gl_invocation *inv,
   gl_buf_init (&b);
   gl_buf_puts (&b, "{\"requestId\":");
   gl_json_escape (&b, inv->req.request_id, strlen (inv->req.request_id));
-  gl_buf_printf (&b, ",\"line\":%lu,\"status\":\"%s\",\"%s\":%s", line,
-                 outcome_status (inv),
-                 inv->outcome == GL_SUCCEEDED ? "result" : "error",
-                 inv->result_json);
-  gl_buf_printf (&b, ",\"durationMs\":%.2f,\"billedDurationMs\":%ld,"
-                 "\"maxMemoryUsedMB\":%ld", report->duration_ms,
-                 report->billed_ms, report->max_memory_mb);
+  gl_buf_puts (&b, ",\"line\":");
+  gl_buf_put_ulong (&b, line);
+  gl_buf_puts (&b, ",\"status\":\"");
+  gl_buf_puts (&b, outcome_status (inv));
+  gl_buf_puts (&b, inv->outcome == GL_SUCCEEDED ? "\",\"result\":"
+               : "\",\"error\":");
+  gl_buf_puts (&b, inv->result_json);
+  gl_buf_puts (&b, ",\"durationMs\":");
+  gl_buf_put_ms (&b, report->duration_ms);
+  gl_buf_puts (&b, ",\"billedDurationMs\":");
+  gl_buf_put_ulong (&b, (unsigned long) report->billed_ms);
+  gl_buf_puts (&b, ",\"maxMemoryUsedMB\":");
+  gl_buf_put_ulong (&b, (unsigned long) report->max_memory_mb);
   if (report->init_ms >= 0)
-    gl_buf_printf (&b, ",\"initDurationMs\":%.2f", report->init_ms);
+    {
+      gl_buf_puts (&b, ",\"initDurationMs\":");
+      gl_buf_put_ms (&b, report->init_ms);
+    }
   gl_buf_puts (&b, "}\n");
   stdout_write (b.data, b.len);
   gl_buf_free (&b);

@@ -61,20 +61,29 @@ root_set (int i, SCM v)
 void
 gl_request_id_generate (char out[37])
 {
-  unsigned char b[16];
+  static const char hex[] = "0123456789abcdef";
+  static unsigned char pool[4096];
+  static size_t pool_left;
+  unsigned char *b;
   size_t i, o = 0;
 
-  if (getrandom (b, sizeof b, 0) != (ssize_t) sizeof b)
-    for (i = 0; i < sizeof b; i++)
-      b[i] = (unsigned char) rand ();
+  if (pool_left < 16)
+    {
+      if (getrandom (pool, sizeof pool, 0) != (ssize_t) sizeof pool)
+        for (i = 0; i < sizeof pool; i++)
+          pool[i] = (unsigned char) rand ();
+      pool_left = sizeof pool;
+    }
+  b = pool + sizeof pool - pool_left;
+  pool_left -= 16;
   b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);     /* version 4 */
   b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);     /* RFC 4122 variant */
-  for (i = 0; i < sizeof b; i++)
+  for (i = 0; i < 16; i++)
     {
       if (i == 4 || i == 6 || i == 8 || i == 10)
         out[o++] = '-';
-      snprintf (out + o, 3, "%02x", b[i]);
-      o += 2;
+      out[o++] = hex[b[i] >> 4];
+      out[o++] = hex[b[i] & 15];
     }
   out[o] = '\0';
 }
@@ -217,7 +226,6 @@ engine_hard_stop (void)
             inv->fn->timeout_s);
   gl_invocation_fail_with (inv, "Sandbox.Timedout", msg, "timeout");
   report_fill (inv, &report);
-  gl_log_end (inv->req.request_id);
   gl_log_report (&report);
   if (eng.hard_stop)
     eng.hard_stop (inv, &report, eng.hard_stop_data);
@@ -335,6 +343,13 @@ handler_call (struct gl_invocation *inv)
 static void
 engine_thaw (void)
 {
+  /* Nothing to thaw; timers made by the handler still need the
+     loop's clock to be current. */
+  if (gl_registry_empty ())
+    {
+      uv_update_time (&eng.loop);
+      return;
+    }
   uv_ref ((uv_handle_t *) &eng.wake);
   uv_run (&eng.loop, UV_RUN_NOWAIT);
   uv_unref ((uv_handle_t *) &eng.wake);
@@ -435,7 +450,6 @@ gl_engine_finish (struct gl_report *report)
       && strcmp (inv->completed_by, "an uncaught exception") != 0)
     gl_log_printf (GL_LOG_ERROR, "Invoke Error \t%s", inv->result_json);
   report_fill (inv, report);
-  gl_log_end (inv->req.request_id);
   gl_log_report (report);
   eng.inv = NULL;
   root_set (ROOT_CONTEXT, SCM_BOOL_F);

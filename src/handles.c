@@ -41,6 +41,12 @@ handle_alive (const struct gl_handle *h)
   return !h->closing && uv_is_active (&h->u.handle) && uv_has_ref (&h->u.handle);
 }
 
+int
+gl_registry_empty (void)
+{
+  return registry.next == &registry;
+}
+
 size_t
 gl_registry_alive_count (void)
 {

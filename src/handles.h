@@ -39,6 +39,7 @@ void gl_handles_init (uv_loop_t *loop, gl_callback_runner run);
 
 /* Handles and requests that keep the loop alive: active and ref'd. */
 size_t gl_registry_alive_count (void);
+int gl_registry_empty (void);
 /* One line per live handle or request, for logs.  Touches no Scheme
    object, so the watchdog can call it while the loop thread is stuck. */
 void gl_registry_describe (struct gl_buf *out, const char *prefix);

@@ -2,6 +2,7 @@
    turn what handler code prints into such lines.  Every line leaves in
    one write(2) so that lines from the watchdog thread never interleave
    with the loop's. */
+#define _GNU_SOURCE             /* RUSAGE_THREAD */
 #include "log.h"
 #include "buf.h"
 #include "json.h"
@@ -175,17 +176,6 @@ gl_log_start (const char *id)
 }
 
 void
-gl_log_end (const char *id)
-{
-  char line[256];
-
-  if (log_json)
-    return;                     /* the JSON report carries the end */
-  snprintf (line, sizeof line, "END RequestId: %s\n", id);
-  write_all (STDERR_FILENO, line, strlen (line));
-}
-
-void
 gl_log_report (const struct gl_report *r)
 {
   struct gl_buf b;
@@ -205,13 +195,25 @@ gl_log_report (const struct gl_report *r)
       gl_buf_free (&b);
       return;
     }
-  gl_buf_printf (&b, "REPORT RequestId: %s\tDuration: %.2f ms\t"
-                 "Billed Duration: %ld ms\tMemory Size: %d MB\t"
-                 "Max Memory Used: %ld MB",
-                 r->request_id, r->duration_ms, r->billed_ms, r->memory_mb,
-                 r->max_memory_mb);
+  gl_buf_puts (&b, "END RequestId: ");
+  gl_buf_puts (&b, r->request_id);
+  gl_buf_puts (&b, "\nREPORT RequestId: ");
+  gl_buf_puts (&b, r->request_id);
+  gl_buf_puts (&b, "\tDuration: ");
+  gl_buf_put_ms (&b, r->duration_ms);
+  gl_buf_puts (&b, " ms\tBilled Duration: ");
+  gl_buf_put_ulong (&b, (unsigned long) r->billed_ms);
+  gl_buf_puts (&b, " ms\tMemory Size: ");
+  gl_buf_put_ulong (&b, (unsigned long) r->memory_mb);
+  gl_buf_puts (&b, " MB\tMax Memory Used: ");
+  gl_buf_put_ulong (&b, (unsigned long) r->max_memory_mb);
+  gl_buf_puts (&b, " MB");
   if (r->init_ms >= 0)
-    gl_buf_printf (&b, "\tInit Duration: %.2f ms", r->init_ms);
+    {
+      gl_buf_puts (&b, "\tInit Duration: ");
+      gl_buf_put_ms (&b, r->init_ms);
+      gl_buf_puts (&b, " ms");
+    }
   if (r->status)
     gl_buf_printf (&b, "\tStatus: %s", r->status);
   gl_buf_putc (&b, '\n');
@@ -232,7 +234,9 @@ gl_memory_used_mb (void)
 {
   struct rusage ru;
 
-  if (getrusage (RUSAGE_SELF, &ru) != 0)
+  /* ru_maxrss belongs to the whole process either way; asking for the
+     thread alone skips summing the other threads' times. */
+  if (getrusage (RUSAGE_THREAD, &ru) != 0)
     return 0;
   return (ru.ru_maxrss + 1023) / 1024;
 }

@@ -26,9 +26,8 @@ void gl_log_line (enum gl_log_level level, const char *msg, size_t len);
 void gl_log_printf (enum gl_log_level level, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
-/* Platform lines: START, END, REPORT. */
+/* Platform lines: START, then END and REPORT together (one write). */
 void gl_log_start (const char *request_id);
-void gl_log_end (const char *request_id);
 struct gl_report {
   const char *request_id;
   double duration_ms;

@@ -241,23 +241,28 @@ or an alist that already has errorType (and errorMessage)."
            error)
       error))
 
+(define guard-tag (make-prompt-tag "guarded-apply"))
+
 (define (guarded-apply proc args where)
   "Apply PROC to ARGS and return (ok . VALUE), (error . ERROR-OBJECT),
 (exit . ERROR-OBJECT) when it called exit, or (timeout) when the
 watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
-  (let ((stack #f))
-    (catch #t
-      (lambda ()
-        (call-with-values
-            (lambda () (with-fluids ((%user-code? #t)) (apply proc args)))
-          (case-lambda
-            (() (cons 'ok *unspecified*))
-            ((value . _) (cons 'ok value)))))
-      (lambda (key . rest)
-        (if (eq? key 'guile-lambda-timeout)
-            '(timeout)
-            (cons (if (eq? key 'quit) 'exit 'error)
-                  (message-prefix (throw->alist key rest stack) where))))
-      (lambda (key . rest)
-        (unless (memq key '(guile-lambda-timeout quit))
-          (set! stack (make-stack #t)))))))
+  (call-with-prompt guard-tag
+    (lambda ()
+      (with-exception-handler
+          (lambda (exn)
+            (let ((key (exception-kind exn)))
+              (abort-to-prompt guard-tag key (exception-args exn)
+                               (and (not (memq key '(guile-lambda-timeout quit)))
+                                    (make-stack #t)))))
+        (lambda ()
+          (call-with-values
+              (lambda () (with-fluids ((%user-code? #t)) (apply proc args)))
+            (case-lambda
+              (() (cons 'ok *unspecified*))
+              ((value . _) (cons 'ok value)))))))
+    (lambda (k key rest stack)
+      (if (eq? key 'guile-lambda-timeout)
+          '(timeout)
+          (cons (if (eq? key 'quit) 'exit 'error)
+                (message-prefix (throw->alist key rest stack) where))))))

@@ -1,0 +1,1646 @@
+/* json.c: the JSON codec, text <-> guile-json 4 data (DESIGN.md §5).
+
+   The decoder is our own strict RFC 8259 parser, not a library such as
+   jansson: guile-json's numbers depend on how they are written ("1.0"
+   and "1e400" are exact integers, "1.5" is inexact, integers have no
+   size limit), which a library that hands back int64 or double has
+   already thrown away.  Parsing ourselves also builds the Scheme values
+   in one pass, with no intermediate tree.  The encoder writes compact
+   JSON into a gl_buf; gl_json_escape stays free of Guile calls because
+   the watchdog uses it on a thread that cannot enter Guile. */
+#define _GNU_SOURCE
+#include "json.h"
+
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* guile-json refuses exponents above this; so do we. */
+#define MAX_EXPONENT 1000
+
+/* Entries of the value stack kept on the C stack, where the GC sees
+   them; deeper or wider documents move to a GC-scanned heap block. */
+#define LOCAL_STACK 256
+#define LOCAL_CHARS 256
+
+static SCM sym_null;
+static SCM sym_json_error;
+
+/* A narrow string holds one byte per character (Latin-1); both
+   directions read such strings in place rather than converting them. */
+static int
+is_narrow (SCM str)
+{
+  return scm_is_eq (scm_string_bytes_per_char (str), SCM_I_MAKINUM (1));
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoder                                                             */
+/* ------------------------------------------------------------------ */
+
+struct parser {
+  /* A narrow Guile string is parsed in place as Latin-1, one byte per
+     character; everything else arrives as UTF-8. */
+  int latin1;
+  const unsigned char *plain;   /* plain_utf8 or plain_latin1 */
+  const unsigned char *start;
+  const unsigned char *p;
+  const unsigned char *end;
+  int depth;
+  SCM *stack;                 /* elements of the containers still open */
+  size_t sp;
+  size_t cap;
+  scm_t_wchar *chars;         /* code points of the string being read */
+  size_t chars_cap;
+  scm_t_wchar *local_chars;
+  char *err;
+  size_t errlen;
+};
+
+/* 1 for bytes a JSON string holds as they are, in both directions:
+   printable ASCII other than '"' and '\\', and in Latin-1 text also
+   every byte from 0x80. */
+static unsigned char plain_utf8[256];
+static unsigned char plain_latin1[256];
+
+static const double pow10_double[] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+static const int64_t pow10_int[] = {
+  1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL,
+  100000000LL, 1000000000LL, 10000000000LL, 100000000000LL,
+  1000000000000LL, 10000000000000LL, 100000000000000LL,
+  1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+  1000000000000000000LL
+};
+
+static locale_t c_locale;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void
+tables_init (void)
+{
+  int c;
+
+  for (c = 0x20; c < 0x100; c++)
+    {
+      plain_latin1[c] = c != '"' && c != '\\';
+      plain_utf8[c] = plain_latin1[c] && c < 0x80;
+    }
+  /* strtod obeys LC_NUMERIC, and guile sets the locale from the
+     environment, so "1.5" could otherwise stop at the '.'. */
+  c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
+}
+
+static int
+is_digit (int c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static void
+skip_space (struct parser *ps)
+{
+  const unsigned char *p = ps->p;
+
+  while (p < ps->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  ps->p = p;
+}
+
+/* Line and column (both from 1, the column in characters) of AT. */
+static void
+locate (const struct parser *ps, const unsigned char *at,
+        size_t *line, size_t *column)
+{
+  const unsigned char *q;
+
+  *line = 1;
+  *column = 1;
+  for (q = ps->start; q < at && q < ps->end; q++)
+    if (*q == '\n')
+      {
+        (*line)++;
+        *column = 1;
+      }
+    else if (ps->latin1 || (*q & 0xc0) != 0x80)
+      (*column)++;
+}
+
+/* Record "JSON: <what> at line L, column C" and return SCM_UNDEFINED,
+   so that a parse function can `return fail_at (...)`. */
+static SCM
+fail_at (struct parser *ps, const unsigned char *at, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+static SCM
+fail_at (struct parser *ps, const unsigned char *at, const char *fmt, ...)
+{
+  va_list ap;
+  size_t line, column, n;
+
+  if (ps->errlen == 0)
+    return SCM_UNDEFINED;
+  n = (size_t) snprintf (ps->err, ps->errlen, "JSON: ");
+  va_start (ap, fmt);
+  if (n < ps->errlen)
+    n += (size_t) vsnprintf (ps->err + n, ps->errlen - n, fmt, ap);
+  va_end (ap);
+  locate (ps, at, &line, &column);
+  if (n < ps->errlen)
+    snprintf (ps->err + n, ps->errlen - n, " at line %zu, column %zu",
+              line, column);
+  return SCM_UNDEFINED;
+}
+
+static size_t utf8_decode (const unsigned char *p, const unsigned char *end,
+                           scm_t_wchar *cp, const unsigned char **bad);
+static SCM fail_utf8 (struct parser *ps, const unsigned char *at);
+
+/* Report that AT holds something other than EXPECTED, naming what is
+   there: 'x', a code point, or the end of the input. */
+static SCM
+fail_unexpected (struct parser *ps, const unsigned char *at,
+                 const char *expected)
+{
+  const unsigned char *bad;
+  scm_t_wchar cp = at < ps->end ? *at : 0;
+
+  if (at >= ps->end)
+    return fail_at (ps, at, "unexpected end of input, expected %s",
+                    expected);
+  if (cp > 0x20 && cp < 0x7f)
+    return fail_at (ps, at, "unexpected '%c', expected %s", (int) cp,
+                    expected);
+  if (cp >= 0x80 && !ps->latin1 && utf8_decode (at, ps->end, &cp, &bad) == 0)
+    return fail_utf8 (ps, bad < ps->end ? bad : at);
+  return fail_at (ps, at, "unexpected character U+%04X, expected %s",
+                  (unsigned) cp, expected);
+}
+
+static SCM
+fail_utf8 (struct parser *ps, const unsigned char *at)
+{
+  size_t line, column;
+
+  if (ps->errlen == 0)
+    return SCM_UNDEFINED;
+  locate (ps, at, &line, &column);
+  snprintf (ps->err, ps->errlen, "JSON: invalid UTF-8 byte 0x%02x at byte "
+            "offset %zu (line %zu, column %zu)", *at,
+            (size_t) (at - ps->start), line, column);
+  return SCM_UNDEFINED;
+}
+
+static void
+stack_grow (struct parser *ps)
+{
+  size_t cap = ps->cap * 2;
+  SCM *stack = scm_gc_malloc (cap * sizeof (SCM), "json stack");
+
+  memcpy (stack, ps->stack, ps->sp * sizeof (SCM));
+  ps->stack = stack;
+  ps->cap = cap;
+}
+
+static inline void
+stack_push (struct parser *ps, SCM v)
+{
+  if (ps->sp == ps->cap)
+    stack_grow (ps);
+  ps->stack[ps->sp++] = v;
+}
+
+/* Make room for N more code points after the first USED. */
+static void
+chars_reserve (struct parser *ps, size_t used, size_t n)
+{
+  size_t cap = ps->chars_cap;
+  scm_t_wchar *chars;
+
+  if (used + n <= cap)
+    return;
+  while (cap < used + n)
+    cap *= 2;
+  if (ps->chars == ps->local_chars)
+    {
+      chars = malloc (cap * sizeof *chars);
+      if (chars)
+        memcpy (chars, ps->chars, used * sizeof *chars);
+    }
+  else
+    chars = realloc (ps->chars, cap * sizeof *chars);
+  if (chars == NULL)
+    {
+      fputs ("guile-lambda: out of memory\n", stderr);
+      abort ();
+    }
+  ps->chars = chars;
+  ps->chars_cap = cap;
+}
+
+static inline void
+chars_push (struct parser *ps, size_t n, scm_t_wchar c)
+{
+  if (n == ps->chars_cap)
+    chars_reserve (ps, n, 1);
+  ps->chars[n] = c;
+}
+
+/* The first byte in [S, END) that a JSON string cannot hold as it is:
+   '"', '\\', a control character or, unless LATIN1, a non-ASCII byte.
+   Looks at eight bytes at a time, since most strings are long plain
+   runs. */
+static const unsigned char *
+skip_plain (const unsigned char *s, const unsigned char *end, int latin1)
+{
+  const uint64_t ones = UINT64_C (0x0101010101010101);
+  const uint64_t highs = UINT64_C (0x8080808080808080);
+  const uint64_t high_mask = latin1 ? 0 : highs;
+  const unsigned char *plain = latin1 ? plain_latin1 : plain_utf8;
+
+  while (end - s >= 8)
+    {
+      uint64_t w, quote, slash, stop;
+
+      memcpy (&w, s, 8);
+      quote = w ^ (ones * '"');
+      slash = w ^ (ones * '\\');
+      /* (x - 0x01..) & ~x & 0x80.. is nonzero when some byte of x is
+         zero; with 0x20.. in place of 0x01.. when some byte is below
+         0x20. */
+      stop = (((w - ones * 0x20) & ~w)
+              | ((quote - ones) & ~quote)
+              | ((slash - ones) & ~slash)) & highs;
+      if (stop | (w & high_mask))
+        break;
+      s += 8;
+    }
+  while (s < end && plain[*s])
+    s++;
+  return s;
+}
+
+static const unsigned char *
+scan_plain (const struct parser *ps, const unsigned char *s)
+{
+  return skip_plain (s, ps->end, ps->latin1);
+}
+
+static SCM parse_value (struct parser *ps);
+
+static SCM
+parse_literal (struct parser *ps, const char *word, size_t n, SCM value)
+{
+  const unsigned char *at = ps->p;
+
+  if ((size_t) (ps->end - at) < n || memcmp (at, word, n) != 0
+      || (at + n < ps->end && (is_digit (at[n])
+                               || (at[n] >= 'a' && at[n] <= 'z')
+                               || (at[n] >= 'A' && at[n] <= 'Z'))))
+    return fail_at (ps, at, "invalid literal, expected %s", word);
+  ps->p = at + n;
+  return value;
+}
+
+/* Length of the well-formed UTF-8 sequence at P (RFC 3629: no
+   overlongs, no surrogates, nothing above U+10FFFF) or 0, storing its
+   code point in *CP; BAD is set to the first offending byte. */
+static size_t
+utf8_decode (const unsigned char *p, const unsigned char *end,
+             scm_t_wchar *cp, const unsigned char **bad)
+{
+  unsigned char c = p[0];
+  unsigned char lo = 0x80, hi = 0xbf;
+  size_t n, i;
+  scm_t_wchar v;
+
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2, v = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef)
+    {
+      n = 3, v = c & 0x0f;
+      if (c == 0xe0)
+        lo = 0xa0;              /* overlong */
+      else if (c == 0xed)
+        hi = 0x9f;              /* surrogates */
+    }
+  else if (c >= 0xf0 && c <= 0xf4)
+    {
+      n = 4, v = c & 0x07;
+      if (c == 0xf0)
+        lo = 0x90;              /* overlong */
+      else if (c == 0xf4)
+        hi = 0x8f;              /* above U+10FFFF */
+    }
+  else
+    {
+      *bad = p;
+      return 0;
+    }
+  for (i = 1; i < n; i++)
+    {
+      if (p + i >= end || p[i] < lo || p[i] > hi)
+        {
+          *bad = p + i;
+          return 0;
+        }
+      v = (v << 6) | (p[i] & 0x3f);
+      lo = 0x80, hi = 0xbf;
+    }
+  *cp = v;
+  return n;
+}
+
+static int
+hex4 (const unsigned char *p, const unsigned char *end, scm_t_wchar *out)
+{
+  scm_t_wchar v = 0;
+  int i;
+
+  if (end - p < 4)
+    return -1;
+  for (i = 0; i < 4; i++)
+    {
+      int c = p[i], d;
+
+      if (c >= '0' && c <= '9')
+        d = c - '0';
+      else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        d = (c | 0x20) - 'a' + 10;
+      else
+        return -1;
+      v = v * 16 + d;
+    }
+  *out = v;
+  return 0;
+}
+
+/* Decode the escape at P (just after a backslash that is not the last
+   byte) into *CP and return the byte after it, or NULL after recording
+   an error. */
+static const unsigned char *
+parse_escape (struct parser *ps, const unsigned char *p, scm_t_wchar *cp)
+{
+  const unsigned char *esc = p - 1;
+  scm_t_wchar hi, lo;
+
+  switch (*p)
+    {
+    case '"': *cp = '"'; return p + 1;
+    case '\\': *cp = '\\'; return p + 1;
+    case '/': *cp = '/'; return p + 1;
+    case 'b': *cp = '\b'; return p + 1;
+    case 'f': *cp = '\f'; return p + 1;
+    case 'n': *cp = '\n'; return p + 1;
+    case 'r': *cp = '\r'; return p + 1;
+    case 't': *cp = '\t'; return p + 1;
+    case 'u': break;
+    default:
+      fail_unexpected (ps, p, "an escape character after backslash");
+      return NULL;
+    }
+  if (hex4 (p + 1, ps->end, &hi) < 0)
+    {
+      fail_at (ps, esc, "invalid \\u escape, expected 4 hex digits");
+      return NULL;
+    }
+  p += 5;
+  if (hi >= 0xdc00 && hi <= 0xdfff)
+    {
+      fail_at (ps, esc, "lone low surrogate \\u%04X", (unsigned) hi);
+      return NULL;
+    }
+  if (hi < 0xd800 || hi > 0xdbff)
+    {
+      *cp = hi;
+      return p;
+    }
+  /* A high surrogate only makes sense as half of a pair. */
+  if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u'
+      || hex4 (p + 2, ps->end, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+    {
+      fail_at (ps, esc, "lone high surrogate \\u%04X, expected a \\uDC00-"
+               "\\uDFFF escape after it", (unsigned) hi);
+      return NULL;
+    }
+  *cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+  return p + 6;
+}
+
+/* Build the string whose N code points are in ps->chars, narrow when
+   they all fit in Latin-1 (Guile would narrow it anyway). */
+static SCM
+chars_to_string (struct parser *ps, size_t n, scm_t_wchar max)
+{
+  if (max < 0x100)
+    {
+      /* Pack in place: byte i never overtakes code point i. */
+      unsigned char *bytes = (unsigned char *) ps->chars;
+      size_t i;
+
+      for (i = 0; i < n; i++)
+        bytes[i] = (unsigned char) ps->chars[i];
+      return scm_from_latin1_stringn ((const char *) bytes, n);
+    }
+  return scm_from_utf32_stringn (ps->chars, n);
+}
+
+/* The general string path: escapes or non-ASCII text.  FROM is where
+   the plain ASCII prefix ends. */
+static SCM
+parse_string_slow (struct parser *ps, const unsigned char *quote,
+                   const unsigned char *from)
+{
+  const unsigned char *p = quote + 1;
+  const unsigned char *end = ps->end;
+  scm_t_wchar max = 0, cp;
+  size_t n = 0;
+
+  while (p < end)
+    {
+      unsigned char c = *p;
+
+      if (ps->plain[c])
+        {
+          const unsigned char *run_end = p < from ? from : scan_plain (ps, p);
+
+          chars_reserve (ps, n, (size_t) (run_end - p));
+          for (; p < run_end; p++)
+            {
+              ps->chars[n++] = *p;
+              if (*p > max)
+                max = *p;
+            }
+        }
+      else if (c == '"')
+        {
+          ps->p = p + 1;
+          return chars_to_string (ps, n, max);
+        }
+      else if (c == '\\')
+        {
+          if (p + 1 >= end)
+            break;
+          p = parse_escape (ps, p + 1, &cp);
+          if (p == NULL)
+            return SCM_UNDEFINED;
+          chars_push (ps, n++, cp);
+          if (cp > max)
+            max = cp;
+        }
+      else if (c < 0x20)
+        return fail_at (ps, p, "control character U+%04X in a string "
+                        "must be escaped", c);
+      else if (ps->latin1)
+        {
+          chars_push (ps, n++, c);
+          if (c > max)
+            max = c;
+          p++;
+        }
+      else
+        {
+          const unsigned char *bad = p;
+          size_t len = utf8_decode (p, end, &cp, &bad);
+
+          if (len == 0)
+            {
+              if (bad >= end)
+                break;
+              return fail_utf8 (ps, bad);
+            }
+          chars_push (ps, n++, cp);
+          if (cp > max)
+            max = cp;
+          p += len;
+        }
+    }
+  return fail_at (ps, quote, "unterminated string starting");
+}
+
+static SCM
+parse_string (struct parser *ps)
+{
+  const unsigned char *quote = ps->p;
+  const unsigned char *s = scan_plain (ps, quote + 1);
+
+  if (s < ps->end && *s == '"')
+    {
+      ps->p = s + 1;
+      return scm_from_latin1_stringn ((const char *) quote + 1,
+                                      (size_t) (s - quote - 1));
+    }
+  return parse_string_slow (ps, quote, s);
+}
+
+/* The exact integer DIGITS (N of them, no sign) times 10^EXP. */
+static SCM
+exact_number (const unsigned char *digits, size_t n, int neg, int exp)
+{
+  SCM mantissa;
+
+  if (n == 1 && digits[0] == '0')
+    return SCM_INUM0;
+  if (n + (size_t) exp <= 18)
+    {
+      int64_t m = 0;
+      size_t i;
+
+      for (i = 0; i < n; i++)
+        m = m * 10 + (digits[i] - '0');
+      m *= pow10_int[exp];
+      return scm_from_int64 (neg ? -m : m);
+    }
+  /* Eighteen digits at a time; rare enough that Guile's arithmetic is
+     fast enough, and it avoids the reader's trip through iconv. */
+  mantissa = SCM_INUM0;
+  while (n > 0)
+    {
+      size_t k = n < 18 ? n : 18, i;
+      int64_t chunk = 0;
+
+      for (i = 0; i < k; i++)
+        chunk = chunk * 10 + (*digits++ - '0');
+      mantissa = scm_sum (scm_product (mantissa,
+                                       scm_from_int64 (pow10_int[k])),
+                          scm_from_int64 (chunk));
+      n -= k;
+    }
+  if (neg)
+    mantissa = scm_difference (mantissa, SCM_UNDEFINED);
+  if (exp > 0)
+    mantissa = scm_product (mantissa,
+                            scm_integer_expt (scm_from_int (10),
+                                              scm_from_int (exp)));
+  return mantissa;
+}
+
+/* The correctly rounded double of the number text [S, E). */
+static double
+inexact_number (const unsigned char *s, const unsigned char *e,
+                const unsigned char *int_start, const unsigned char *int_end,
+                const unsigned char *frac_start, const unsigned char *frac_end,
+                int exp10)
+{
+  char local[64], *copy;
+  size_t len = (size_t) (e - s);
+  size_t ndigits = (size_t) (int_end - int_start)
+                   + (size_t) (frac_end - frac_start);
+  double d;
+
+  /* Clinger's fast path: an exact significand below 2^53 times an
+     exactly representable power of ten rounds once, correctly. */
+  if (ndigits <= 19)
+    {
+      uint64_t m = 0;
+      const unsigned char *q;
+      int e10 = exp10 - (int) (frac_end - frac_start);
+
+      for (q = int_start; q < int_end; q++)
+        m = m * 10 + (uint64_t) (*q - '0');
+      for (q = frac_start; q < frac_end; q++)
+        m = m * 10 + (uint64_t) (*q - '0');
+      if (m <= (UINT64_C (1) << 53) && e10 >= -22 && e10 <= 22)
+        {
+          d = (double) m;
+          d = e10 < 0 ? d / pow10_double[-e10] : d * pow10_double[e10];
+          return *s == '-' ? -d : d;
+        }
+    }
+  /* strtod reads until a non-number byte, which might lie past E. */
+  copy = len < sizeof local ? local : malloc (len + 1);
+  if (copy == NULL)
+    {
+      fputs ("guile-lambda: out of memory\n", stderr);
+      abort ();
+    }
+  memcpy (copy, s, len);
+  copy[len] = '\0';
+  d = strtod_l (copy, NULL, c_locale);
+  if (copy != local)
+    free (copy);
+  return d;
+}
+
+/* guile-json's rule: a number is exact when its fraction is zero and
+   its exponent is not negative ("1.0", "1e400"); otherwise inexact. */
+static SCM
+parse_number (struct parser *ps)
+{
+  const unsigned char *s = ps->p, *q = s, *end = ps->end;
+  const unsigned char *int_start, *int_end;
+  const unsigned char *frac_start = NULL, *frac_end = NULL;
+  int neg = 0, exp = 0, exp_neg = 0, frac_zero = 1;
+
+  if (*q == '-')
+    {
+      neg = 1;
+      q++;
+    }
+  if (q >= end || !is_digit (*q))
+    return fail_unexpected (ps, q, "a digit after '-'");
+  int_start = q;
+  if (*q == '0')
+    {
+      q++;
+      if (q < end && is_digit (*q))
+        return fail_at (ps, s, "leading zeros are not allowed in numbers");
+    }
+  else
+    while (q < end && is_digit (*q))
+      q++;
+  int_end = q;
+  if (q < end && *q == '.')
+    {
+      frac_start = ++q;
+      while (q < end && is_digit (*q))
+        frac_zero &= *q++ == '0';
+      if (q == frac_start)
+        return fail_unexpected (ps, q, "a digit after the decimal point");
+      frac_end = q;
+    }
+  else
+    frac_start = frac_end = q;
+  if (q < end && (*q == 'e' || *q == 'E'))
+    {
+      const unsigned char *digits;
+
+      q++;
+      if (q < end && (*q == '+' || *q == '-'))
+        exp_neg = *q++ == '-';
+      digits = q;
+      while (q < end && is_digit (*q))
+        {
+          if (exp <= MAX_EXPONENT)
+            exp = exp * 10 + (*q - '0');
+          q++;
+        }
+      if (q == digits)
+        return fail_unexpected (ps, q, "a digit in the exponent");
+      if (exp > MAX_EXPONENT)
+        return fail_at (ps, s, "exponent beyond %d in number",
+                        MAX_EXPONENT);
+    }
+  ps->p = q;
+  if (frac_zero && (!exp_neg || exp == 0))
+    return exact_number (int_start, (size_t) (int_end - int_start), neg,
+                         exp);
+  return scm_from_double (inexact_number (s, q, int_start, int_end,
+                                          frac_start, frac_end,
+                                          exp_neg ? -exp : exp));
+}
+
+static SCM
+parse_array (struct parser *ps)
+{
+  const unsigned char *open = ps->p;
+  size_t base = ps->sp, n, i;
+  SCM v;
+
+  ps->p++;
+  skip_space (ps);
+  if (ps->p < ps->end && *ps->p == ']')
+    {
+      ps->p++;
+      return scm_c_make_vector (0, SCM_BOOL_F);
+    }
+  for (;;)
+    {
+      v = parse_value (ps);
+      if (SCM_UNBNDP (v))
+        return v;
+      stack_push (ps, v);
+      skip_space (ps);
+      if (ps->p >= ps->end)
+        return fail_at (ps, open, "unterminated array starting");
+      if (*ps->p == ']')
+        break;
+      if (*ps->p != ',')
+        return fail_unexpected (ps, ps->p, "',' or ']' in array");
+      ps->p++;
+      skip_space (ps);
+      if (ps->p < ps->end && *ps->p == ']')
+        return fail_at (ps, ps->p, "trailing comma before ']'");
+    }
+  ps->p++;
+  n = ps->sp - base;
+  v = scm_c_make_vector (n, SCM_BOOL_F);
+  for (i = 0; i < n; i++)
+    SCM_SIMPLE_VECTOR_SET (v, i, ps->stack[base + i]);
+  ps->sp = base;
+  return v;
+}
+
+static SCM
+parse_object (struct parser *ps)
+{
+  const unsigned char *open = ps->p;
+  size_t base = ps->sp, i;
+  SCM v, alist = SCM_EOL;
+
+  ps->p++;
+  skip_space (ps);
+  if (ps->p < ps->end && *ps->p == '}')
+    {
+      ps->p++;
+      return SCM_EOL;
+    }
+  for (;;)
+    {
+      if (ps->p >= ps->end)
+        return fail_at (ps, open, "unterminated object starting");
+      if (*ps->p != '"')
+        return fail_unexpected (ps, ps->p, "a string key in object");
+      v = parse_string (ps);
+      if (SCM_UNBNDP (v))
+        return v;
+      stack_push (ps, v);
+      skip_space (ps);
+      if (ps->p >= ps->end)
+        return fail_at (ps, open, "unterminated object starting");
+      if (*ps->p != ':')
+        return fail_unexpected (ps, ps->p, "':' after object key");
+      ps->p++;
+      v = parse_value (ps);
+      if (SCM_UNBNDP (v))
+        return v;
+      stack_push (ps, v);
+      skip_space (ps);
+      if (ps->p >= ps->end)
+        return fail_at (ps, open, "unterminated object starting");
+      if (*ps->p == '}')
+        break;
+      if (*ps->p != ',')
+        return fail_unexpected (ps, ps->p, "',' or '}' in object");
+      ps->p++;
+      skip_space (ps);
+      if (ps->p < ps->end && *ps->p == '}')
+        return fail_at (ps, ps->p, "trailing comma before '}'");
+    }
+  ps->p++;
+  /* Consing from the last member builds the alist in document order
+     with no reverse. */
+  for (i = ps->sp; i > base; i -= 2)
+    alist = scm_cons (scm_cons (ps->stack[i - 2], ps->stack[i - 1]), alist);
+  ps->sp = base;
+  return alist;
+}
+
+static SCM
+parse_container (struct parser *ps)
+{
+  SCM v;
+
+  if (ps->depth == GL_JSON_MAX_DEPTH)
+    return fail_at (ps, ps->p, "nesting deeper than %d levels",
+                    GL_JSON_MAX_DEPTH);
+  ps->depth++;
+  v = *ps->p == '[' ? parse_array (ps) : parse_object (ps);
+  ps->depth--;
+  return v;
+}
+
+static SCM
+parse_value (struct parser *ps)
+{
+  skip_space (ps);
+  if (ps->p >= ps->end)
+    return fail_at (ps, ps->p, "unexpected end of input, expected a value");
+  switch (*ps->p)
+    {
+    case '"':
+      return parse_string (ps);
+    case '{':
+    case '[':
+      return parse_container (ps);
+    case 't':
+      return parse_literal (ps, "true", 4, SCM_BOOL_T);
+    case 'f':
+      return parse_literal (ps, "false", 5, SCM_BOOL_F);
+    case 'n':
+      return parse_literal (ps, "null", 4, sym_null);
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+      return parse_number (ps);
+    default:
+      return fail_unexpected (ps, ps->p, "a JSON value");
+    }
+}
+
+static SCM
+decode (const char *text, size_t len, int latin1, char *err, size_t errlen)
+{
+  SCM local_stack[LOCAL_STACK];
+  scm_t_wchar local_chars[LOCAL_CHARS];
+  struct parser ps;
+  SCM v;
+
+  pthread_once (&tables_once, tables_init);
+  ps.latin1 = latin1;
+  ps.plain = latin1 ? plain_latin1 : plain_utf8;
+  ps.start = (const unsigned char *) text;
+  ps.p = ps.start;
+  ps.end = ps.start + len;
+  ps.depth = 0;
+  ps.stack = local_stack;
+  ps.sp = 0;
+  ps.cap = LOCAL_STACK;
+  ps.chars = ps.local_chars = local_chars;
+  ps.chars_cap = LOCAL_CHARS;
+  ps.err = err;
+  ps.errlen = errlen;
+  if (errlen > 0)
+    err[0] = '\0';
+
+  /* guile-json reads through a UTF-8 port, which drops a leading BOM. */
+  if (!latin1 && len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
+    ps.p += 3;
+  skip_space (&ps);
+  if (ps.p >= ps.end)
+    v = fail_at (&ps, ps.p, "empty input, expected a value");
+  else
+    v = parse_value (&ps);
+  if (!SCM_UNBNDP (v))
+    {
+      skip_space (&ps);
+      if (ps.p < ps.end)
+        v = fail_unexpected (&ps, ps.p, "the end after the JSON value");
+    }
+  if (ps.chars != local_chars)
+    free (ps.chars);
+  return v;
+}
+
+SCM
+gl_json_decode (const char *text, size_t len, char *err, size_t errlen)
+{
+  return decode (text, len, 0, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoder                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* gl_buf_append and gl_buf_putc, inlined: the encoder writes nearly
+   every byte through them. */
+static inline void
+put_bytes (struct gl_buf *b, const char *s, size_t n)
+{
+  if (b->cap - b->len <= n)
+    gl_buf_reserve (b, n);
+  memcpy (b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+static inline void
+put_byte (struct gl_buf *b, char c)
+{
+  if (b->cap - b->len <= 1)
+    gl_buf_reserve (b, 1);
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
+
+static void
+escape_byte (struct gl_buf *out, unsigned char c)
+{
+  char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+
+  switch (c)
+    {
+    case '"': put_bytes (out, "\\\"", 2); return;
+    case '\\': put_bytes (out, "\\\\", 2); return;
+    case '\b': put_bytes (out, "\\b", 2); return;
+    case '\f': put_bytes (out, "\\f", 2); return;
+    case '\n': put_bytes (out, "\\n", 2); return;
+    case '\r': put_bytes (out, "\\r", 2); return;
+    case '\t': put_bytes (out, "\\t", 2); return;
+    }
+  esc[4] = hex_digits[c >> 4];
+  esc[5] = hex_digits[c & 15];
+  put_bytes (out, esc, 6);
+}
+
+void
+gl_json_escape (struct gl_buf *out, const char *str, size_t len)
+{
+  const unsigned char *s = (const unsigned char *) str;
+  const unsigned char *end = s + len, *run = s, *bad;
+  scm_t_wchar cp;
+  size_t n;
+
+  pthread_once (&tables_once, tables_init);
+  gl_buf_reserve (out, len + 2);
+  put_byte (out, '"');
+  while ((s = skip_plain (s, end, 0)) < end)
+    {
+      if (*s < 0x80)
+        {
+          put_bytes (out, (const char *) run, (size_t) (s - run));
+          escape_byte (out, *s++);
+          run = s;
+          continue;
+        }
+      n = utf8_decode (s, end, &cp, &bad);
+      if (n > 0)
+        {
+          s += n;
+          continue;
+        }
+      /* Callers outside Guile may hand us any bytes; the output must
+         still be valid JSON, so a bad byte becomes U+FFFD. */
+      put_bytes (out, (const char *) run, (size_t) (s - run));
+      put_bytes (out, "\xef\xbf\xbd", 3);
+      run = ++s;
+    }
+  put_bytes (out, (const char *) run, (size_t) (end - run));
+  put_byte (out, '"');
+}
+
+struct encoder {
+  struct gl_buf *out;
+  size_t mark;                /* where our output starts in OUT */
+  /* For scm->json-string, OUT holds Latin-1 for as long as every string
+     is narrow: the result is then a plain copy, with no UTF-8 to encode
+     and decode again. */
+  int latin1;
+  char *err;
+  size_t errlen;
+};
+
+static const char what_json_accepts[] =
+  "use alists, vectors, strings, numbers, #t, #f or 'null";
+
+/* Record "cannot encode <OBJ written, shortened> <rest>" and return -1. */
+static int
+encode_fail (struct encoder *en, SCM obj, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+static int
+encode_fail (struct encoder *en, SCM obj, const char *fmt, ...)
+{
+  va_list ap;
+  char *repr;
+  size_t len, n;
+
+  if (en->errlen == 0)
+    return -1;
+  repr = scm_to_utf8_stringn (scm_object_to_string (obj, SCM_UNDEFINED),
+                              &len);
+  if (len > 72)
+    {
+      len = 72;
+      while (len > 0 && (repr[len] & 0xc0) == 0x80)
+        len--;
+      n = (size_t) snprintf (en->err, en->errlen, "cannot encode %.*s... ",
+                             (int) len, repr);
+    }
+  else
+    n = (size_t) snprintf (en->err, en->errlen, "cannot encode %s ", repr);
+  free (repr);
+  va_start (ap, fmt);
+  if (n < en->errlen)
+    vsnprintf (en->err + n, en->errlen - n, fmt, ap);
+  va_end (ap);
+  return -1;
+}
+
+static size_t
+utf8_encode (scm_t_wchar c, char *u)
+{
+  if (c < 0x800)
+    {
+      u[0] = (char) (0xc0 | (c >> 6));
+      u[1] = (char) (0x80 | (c & 0x3f));
+      return 2;
+    }
+  if (c < 0x10000)
+    {
+      u[0] = (char) (0xe0 | (c >> 12));
+      u[1] = (char) (0x80 | ((c >> 6) & 0x3f));
+      u[2] = (char) (0x80 | (c & 0x3f));
+      return 3;
+    }
+  u[0] = (char) (0xf0 | (c >> 18));
+  u[1] = (char) (0x80 | ((c >> 12) & 0x3f));
+  u[2] = (char) (0x80 | ((c >> 6) & 0x3f));
+  u[3] = (char) (0x80 | (c & 0x3f));
+  return 4;
+}
+
+/* Append LEN Latin-1 characters as a JSON string, in Latin-1 when
+   LATIN1, else in UTF-8. */
+static void
+escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
+               int latin1)
+{
+  const unsigned char *end = s + len, *run = s;
+  char u[2];
+
+  gl_buf_reserve (out, len + 2);
+  put_byte (out, '"');
+  while ((s = skip_plain (s, end, latin1)) < end)
+    {
+      put_bytes (out, (const char *) run, (size_t) (s - run));
+      if (*s >= 0x80)
+        put_bytes (out, u, utf8_encode (*s, u));
+      else
+        escape_byte (out, *s);
+      run = ++s;
+    }
+  put_bytes (out, (const char *) run, (size_t) (end - run));
+  put_byte (out, '"');
+}
+
+/* A wide string is coming: re-encode the Latin-1 written so far as
+   UTF-8, in place, from the end. */
+static void
+output_to_utf8 (struct encoder *en)
+{
+  struct gl_buf *out = en->out;
+  size_t extra = 0, i, j;
+
+  for (i = en->mark; i < out->len; i++)
+    extra += (unsigned char) out->data[i] >> 7;
+  gl_buf_reserve (out, extra);
+  for (i = out->len, j = out->len + extra; i > en->mark; )
+    {
+      unsigned char c = (unsigned char) out->data[--i];
+
+      if (c < 0x80)
+        out->data[--j] = (char) c;
+      else
+        {
+          out->data[--j] = (char) (0x80 | (c & 0x3f));
+          out->data[--j] = (char) (0xc0 | (c >> 6));
+        }
+    }
+  out->len += extra;
+  out->data[out->len] = '\0';
+  en->latin1 = 0;
+}
+
+/* Guile's wide strings hold only Unicode scalar values, so no check. */
+static void
+escape_utf32 (struct gl_buf *out, const scm_t_wchar *s, size_t len)
+{
+  char chunk[256];
+  size_t i, n = 0;
+
+  gl_buf_reserve (out, len + 2);
+  put_byte (out, '"');
+  for (i = 0; i < len; i++)
+    {
+      if (n > sizeof chunk - 4)
+        {
+          put_bytes (out, chunk, n);
+          n = 0;
+        }
+      if (s[i] >= 0x80)
+        n += utf8_encode (s[i], chunk + n);
+      else if (plain_utf8[s[i]])
+        chunk[n++] = (char) s[i];
+      else
+        {
+          put_bytes (out, chunk, n);
+          n = 0;
+          escape_byte (out, (unsigned char) s[i]);
+        }
+    }
+  put_bytes (out, chunk, n);
+  put_byte (out, '"');
+}
+
+static void
+encode_string (struct encoder *en, SCM str)
+{
+  size_t len;
+  scm_t_wchar *wide;
+
+  if (is_narrow (str))
+    {
+      escape_narrow (en->out, (const unsigned char *) scm_i_string_chars (str),
+                     scm_c_string_length (str), en->latin1);
+      scm_remember_upto_here_1 (str);
+      return;
+    }
+  if (en->latin1)
+    output_to_utf8 (en);
+  wide = scm_to_utf32_stringn (str, &len);
+  escape_utf32 (en->out, wide, len);
+  free (wide);
+}
+
+static void
+encode_fixnum (struct encoder *en, scm_t_signed_bits v)
+{
+  char digits[24], *p = digits + sizeof digits;
+  scm_t_bits u = v < 0 ? -(scm_t_bits) v : (scm_t_bits) v;
+
+  do
+    *--p = (char) ('0' + u % 10);
+  while ((u /= 10) != 0);
+  if (v < 0)
+    *--p = '-';
+  put_bytes (en->out, p, (size_t) (digits + sizeof digits - p));
+}
+
+/* number->string's text is always ASCII, hence narrow. */
+static void
+append_number_text (struct encoder *en, SCM num)
+{
+  SCM text = scm_number_to_string (num, SCM_UNDEFINED);
+
+  put_bytes (en->out, scm_i_string_chars (text),
+             scm_c_string_length (text));
+  scm_remember_upto_here_1 (text);
+}
+
+typedef unsigned __int128 uint128;
+
+/* The shortest digits that read back as X > 0, into DIGITS (*N of
+   them, value 0.DIGITS x 10^*K), by Burger and Dybvig's free-format
+   algorithm: the one behind Guile's number->string, ties to even
+   included, so the text is the same.  Guile runs it on bignums; here
+   it runs on 128-bit integers, which hold every quantity when X lies
+   roughly between 1e-17 and 1e34.  Returns 0 outside that range. */
+static int
+shortest_digits (double x, char *digits, int *n, int *k)
+{
+  const uint64_t hidden = UINT64_C (1) << 52;
+  uint128 r, s, mplus, mminus, scale = 1;
+  uint64_t f;
+  int e, i, d, even, low, high;
+
+  f = (uint64_t) ldexp (frexp (x, &e), 53);
+  e -= 53;
+  if (e > 60 || e < -110)
+    return 0;
+  even = (f & 1) == 0;
+  /* X = R / S; the next doubles up and down lie MPLUS / S and
+     MMINUS / S away, times two (the gap below a power of two is half
+     the one above). */
+  if (e >= 0)
+    {
+      r = (uint128) f << (e + 1);
+      s = 2;
+      mplus = mminus = (uint128) 1 << e;
+    }
+  else
+    {
+      r = (uint128) f << 1;
+      s = (uint128) 1 << (1 - e);
+      mplus = mminus = 1;
+    }
+  if (f == hidden)
+    {
+      r <<= 1;
+      s <<= 1;
+      mplus <<= 1;
+    }
+  *k = (int) ceil (log10 (x) - 1e-10);
+  for (i = 0; i < (*k < 0 ? -*k : *k); i++)
+    scale *= 10;
+  if (*k >= 0)
+    s *= scale;
+  else
+    {
+      r *= scale;
+      mplus *= scale;
+      mminus *= scale;
+    }
+  /* The estimate of K may be one off either way. */
+  for (;;)
+    {
+      if (s >> 121)
+        return 0;
+      if (even ? r + mplus >= s : r + mplus > s)
+        {
+          s *= 10;
+          ++*k;
+        }
+      else if (even ? (r + mplus) * 10 < s : (r + mplus) * 10 <= s)
+        {
+          r *= 10;
+          mplus *= 10;
+          mminus *= 10;
+          --*k;
+        }
+      else
+        break;
+    }
+  for (*n = 0;; )
+    {
+      r *= 10;
+      mplus *= 10;
+      mminus *= 10;
+      for (d = 0; r >= s; d++)
+        r -= s;
+      low = even ? r <= mminus : r < mminus;
+      high = even ? r + mplus >= s : r + mplus > s;
+      if (low && high)
+        d += r * 2 > s || (r * 2 == s && d % 2 == 1);
+      else if (high)
+        d++;
+      digits[(*n)++] = (char) ('0' + d);
+      if (low || high)
+        return 1;
+    }
+}
+
+/* Write X as Guile's number->string would: "0.001", "123.5", "1.0e7",
+   "1.5e-4", or the digits of a large number with up to two zeros
+   padded ("12345678900.0").  Returns 0 when it cannot. */
+static int
+append_double (struct encoder *en, double x)
+{
+  char text[48], digits[24];
+  int n, k, exp, i, len = 0;
+
+  if (x == 0)
+    {
+      put_bytes (en->out, signbit (x) ? "-0.0" : "0.0", signbit (x) ? 4 : 3);
+      return 1;
+    }
+  if (x < 0)
+    text[len++] = '-';
+  if (!shortest_digits (fabs (x), digits, &n, &k))
+    return 0;
+  exp = k - 1;
+  if (exp < -3 || (exp > 6 && exp - n >= 3))
+    {
+      text[len++] = digits[0];
+      text[len++] = '.';
+      if (n == 1)
+        text[len++] = '0';
+      memcpy (text + len, digits + 1, (size_t) n - 1);
+      len += n - 1;
+      len += snprintf (text + len, sizeof text - (size_t) len, "e%d", exp);
+    }
+  else if (k <= 0)
+    {
+      text[len++] = '0';
+      text[len++] = '.';
+      for (i = k; i < 0; i++)
+        text[len++] = '0';
+      memcpy (text + len, digits, (size_t) n);
+      len += n;
+    }
+  else
+    {
+      for (i = 0; i < k; i++)
+        text[len++] = i < n ? digits[i] : '0';
+      text[len++] = '.';
+      if (n <= k)
+        text[len++] = '0';
+      for (i = k; i < n; i++)
+        text[len++] = digits[i];
+    }
+  put_bytes (en->out, text, (size_t) len);
+  return 1;
+}
+
+static int
+encode_number (struct encoder *en, SCM num)
+{
+  if (!scm_is_real (num))
+    return encode_fail (en, num, "as JSON: complex numbers have no JSON "
+                        "form; %s", what_json_accepts);
+  if (scm_is_exact_integer (num))
+    {
+      append_number_text (en, num);
+      return 0;
+    }
+  if (scm_is_exact (num))
+    num = scm_exact_to_inexact (num);
+  if (!isfinite (scm_to_double (num)))
+    return encode_fail (en, num, "as JSON: JSON numbers must be finite");
+  if (!append_double (en, scm_to_double (num)))
+    append_number_text (en, num);
+  return 0;
+}
+
+static int encode_value (struct encoder *en, SCM obj, int depth);
+
+static int
+encode_key (struct encoder *en, SCM key)
+{
+  if (scm_is_string (key))
+    encode_string (en, key);
+  else if (scm_is_symbol (key))
+    encode_string (en, scm_symbol_to_string (key));
+  else
+    return encode_fail (en, key, "as a JSON object key: keys must be "
+                        "strings or symbols");
+  return 0;
+}
+
+static int
+encode_alist (struct encoder *en, SCM alist, int depth)
+{
+  SCM rest, slow = alist, pair;
+  size_t n;
+
+  put_byte (en->out, '{');
+  for (rest = alist, n = 0; scm_is_pair (rest); rest = SCM_CDR (rest), n++)
+    {
+      /* SLOW walks at half speed; meeting it again means a cycle. */
+      if (n > 0 && (n & 1) == 0)
+        {
+          slow = SCM_CDR (slow);
+          if (scm_is_eq (slow, rest))
+            return encode_fail (en, alist, "as JSON: an object must be a "
+                                "proper alist, and this list is circular");
+        }
+      pair = SCM_CAR (rest);
+      if (!scm_is_pair (pair))
+        return encode_fail (en, alist, "as JSON: a list must be an alist "
+                            "((key . value) ...); for an array use a "
+                            "vector");
+      if (n > 0)
+        put_byte (en->out, ',');
+      if (encode_key (en, SCM_CAR (pair)) < 0)
+        return -1;
+      put_byte (en->out, ':');
+      if (encode_value (en, SCM_CDR (pair), depth) < 0)
+        return -1;
+    }
+  if (!scm_is_null (rest))
+    return encode_fail (en, alist, "as JSON: an object must be a proper "
+                        "alist, and this list is improper");
+  put_byte (en->out, '}');
+  return 0;
+}
+
+static int
+encode_vector (struct encoder *en, SCM vec, int depth)
+{
+  size_t i, n = SCM_SIMPLE_VECTOR_LENGTH (vec);
+
+  put_byte (en->out, '[');
+  for (i = 0; i < n; i++)
+    {
+      if (i > 0)
+        put_byte (en->out, ',');
+      if (encode_value (en, SCM_SIMPLE_VECTOR_REF (vec, i), depth) < 0)
+        return -1;
+    }
+  put_byte (en->out, ']');
+  return 0;
+}
+
+/* The order of the tests follows guile-json's json-build: 'null before
+   symbols, #nil counts as false before it could count as '(). */
+static int
+encode_value (struct encoder *en, SCM obj, int depth)
+{
+  if (SCM_I_INUMP (obj))
+    {
+      encode_fixnum (en, SCM_I_INUM (obj));
+      return 0;
+    }
+  if (scm_is_eq (obj, sym_null))
+    put_bytes (en->out, "null", 4);
+  else if (scm_is_eq (obj, SCM_BOOL_T))
+    put_bytes (en->out, "true", 4);
+  else if (scm_is_false (obj))
+    put_bytes (en->out, "false", 5);
+  else if (scm_is_string (obj))
+    encode_string (en, obj);
+  else if (scm_is_pair (obj) || scm_is_null (obj)
+           || scm_is_vector (obj))
+    {
+      if (depth == GL_JSON_MAX_DEPTH)
+        return encode_fail (en, obj, "as JSON: nesting deeper than %d "
+                            "levels (is it circular?)", GL_JSON_MAX_DEPTH);
+      if (scm_is_vector (obj))
+        return encode_vector (en, obj, depth + 1);
+      return encode_alist (en, obj, depth + 1);
+    }
+  else if (scm_is_number (obj))
+    return encode_number (en, obj);
+  else if (scm_is_symbol (obj))
+    /* guile-json writes other symbols as strings. */
+    encode_string (en, scm_symbol_to_string (obj));
+  else
+    return encode_fail (en, obj, "as JSON: %s", what_json_accepts);
+  return 0;
+}
+
+static int
+encode (struct encoder *en, SCM obj)
+{
+  if (en->errlen > 0)
+    en->err[0] = '\0';
+  if (encode_value (en, obj, 0) < 0)
+    {
+      /* Leave OUT as it was rather than holding half a document. */
+      en->out->len = en->mark;
+      if (en->out->data)
+        en->out->data[en->mark] = '\0';
+      return -1;
+    }
+  return 0;
+}
+
+int
+gl_json_encode (SCM obj, struct gl_buf *out, char *err, size_t errlen)
+{
+  struct encoder en = { out, out->len, 0, err, errlen };
+
+  return encode (&en, obj);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scheme procedures                                                   */
+/* ------------------------------------------------------------------ */
+
+static void
+throw_json_error (const char *subr, const char *msg)
+{
+  scm_error (sym_json_error, subr, "~A",
+             scm_list_1 (scm_from_utf8_string (msg)), SCM_BOOL_F);
+}
+
+/* The UTF-8 text of a wide string, in a buffer to free.  Encoding it
+   here beats scm_to_utf8_stringn, which goes one character at a time
+   through libunistring. */
+static char *
+wide_to_utf8 (SCM str, size_t *lenp)
+{
+  size_t n, i, len = 0;
+  scm_t_wchar *wide = scm_to_utf32_stringn (str, &n);
+  char *utf8 = malloc (n * 4 + 1);
+
+  if (utf8 == NULL)
+    {
+      fputs ("guile-lambda: out of memory\n", stderr);
+      abort ();
+    }
+  for (i = 0; i < n; i++)
+    if (wide[i] < 0x80)
+      utf8[len++] = (char) wide[i];
+    else
+      len += utf8_encode (wide[i], utf8 + len);
+  free (wide);
+  *lenp = len;
+  return utf8;
+}
+
+static SCM
+decode_subr (SCM text)
+{
+  char err[512];
+  SCM v;
+
+  if (scm_is_bytevector (text))
+    {
+      v = gl_json_decode ((const char *) SCM_BYTEVECTOR_CONTENTS (text),
+                          SCM_BYTEVECTOR_LENGTH (text), err, sizeof err);
+      scm_remember_upto_here_1 (text);
+    }
+  else
+    {
+      size_t len;
+      char *s;
+
+      SCM_ASSERT_TYPE (scm_is_string (text), text, SCM_ARG1,
+                       "json-string->scm", "string or bytevector");
+      if (is_narrow (text))
+        {
+          v = decode (scm_i_string_chars (text), scm_c_string_length (text),
+                      1, err, sizeof err);
+          scm_remember_upto_here_1 (text);
+        }
+      else
+        {
+          s = wide_to_utf8 (text, &len);
+          v = gl_json_decode (s, len, err, sizeof err);
+          free (s);
+        }
+    }
+  if (SCM_UNBNDP (v))
+    throw_json_error ("json-string->scm", err);
+  return v;
+}
+
+/* Length of the ASCII run at the start of [S, END). */
+static size_t
+ascii_prefix (const unsigned char *s, const unsigned char *end)
+{
+  const unsigned char *p = s;
+  uint64_t w;
+
+  for (; end - p >= 8; p += 8)
+    {
+      memcpy (&w, p, 8);
+      if (w & UINT64_C (0x8080808080808080))
+        break;
+    }
+  while (p < end && *p < 0x80)
+    p++;
+  return (size_t) (p - s);
+}
+
+/* The Guile string of LEN bytes of well-formed UTF-8 at STR, decoded
+   once (scm_from_utf8_stringn checks and decodes in two passes). */
+static SCM
+string_from_utf8 (const char *str, size_t len)
+{
+  const unsigned char *s = (const unsigned char *) str, *end = s + len;
+  scm_t_wchar *wide, max = 0, c;
+  size_t n = 0, run, i;
+  SCM result;
+
+  run = ascii_prefix (s, end);
+  if (run == len)
+    return scm_from_latin1_stringn (str, len);
+  wide = malloc (len * sizeof *wide);
+  if (wide == NULL)
+    {
+      fputs ("guile-lambda: out of memory\n", stderr);
+      abort ();
+    }
+  while (s < end)
+    {
+      for (i = 0; i < run; i++)
+        wide[n++] = s[i];
+      s += run;
+      if (s >= end)
+        break;
+      c = *s++;
+      if (c >= 0xf0)
+        {
+          c = ((c & 0x07) << 18) | ((s[0] & 0x3f) << 12)
+              | ((s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+          s += 3;
+        }
+      else if (c >= 0xe0)
+        {
+          c = ((c & 0x0f) << 12) | ((s[0] & 0x3f) << 6) | (s[1] & 0x3f);
+          s += 2;
+        }
+      else
+        c = ((c & 0x1f) << 6) | (*s++ & 0x3f);
+      if (c > max)
+        max = c;
+      wide[n++] = c;
+      run = ascii_prefix (s, end);
+    }
+  if (max < 0x100)
+    {
+      unsigned char *narrow = (unsigned char *) wide;
+
+      for (i = 0; i < n; i++)
+        narrow[i] = (unsigned char) wide[i];
+      result = scm_from_latin1_stringn ((const char *) narrow, n);
+    }
+  else
+    result = scm_from_utf32_stringn (wide, n);
+  free (wide);
+  return result;
+}
+
+static SCM
+encode_subr (SCM obj)
+{
+  struct gl_buf out;
+  char err[512];
+  SCM text;
+
+  struct encoder en = { &out, 0, 1, err, sizeof err };
+
+  gl_buf_init (&out);
+  if (encode (&en, obj) < 0)
+    {
+      gl_buf_free (&out);
+      throw_json_error ("scm->json-string", err);
+    }
+  if (en.latin1)
+    text = scm_from_latin1_stringn (out.data, out.len);
+  else
+    text = string_from_utf8 (out.data, out.len);
+  gl_buf_free (&out);
+  return text;
+}
+
+void
+gl_json_init (void)
+{
+  pthread_once (&tables_once, tables_init);
+  sym_null = scm_permanent_object (scm_from_utf8_symbol ("null"));
+  sym_json_error = scm_permanent_object (scm_from_utf8_symbol ("json-error"));
+  scm_c_define_gsubr ("json-string->scm", 1, 0, 0, decode_subr);
+  scm_c_define_gsubr ("scm->json-string", 1, 0, 0, encode_subr);
+}
