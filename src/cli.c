@@ -284,6 +284,10 @@ function_configure (struct gl_function *fn, const struct cli *cli)
   if (fn->memory_mb <= 0)
     fn->memory_mb = 128;
   fn->timeout_s = cli->timeout_s > 0 ? cli->timeout_s : 3.0;
+  gl_buf_printf (&b, "arn:aws:lambda:%s:000000000000:function:%s",
+                 fn->region, fn->name);
+  fn->arn = strdup (b.data);
+  gl_buf_reset (&b);
   gl_buf_printf (&b, "/aws/lambda/%s", fn->name);
   fn->log_group = env_or ("AWS_LAMBDA_LOG_GROUP_NAME", b.data);
   gl_buf_reset (&b);

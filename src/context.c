@@ -24,22 +24,14 @@ gl_now_ns (void)
 
 struct gl_invocation *
 gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
-                   SCM event)
+                   SCM event, int with_callback)
 {
   struct gl_invocation *inv = scm_gc_malloc (sizeof *inv, "invocation");
-  struct gl_buf arn;
 
   memset (inv, 0, sizeof *inv);
   inv->req = *req;
   inv->fn = fn;
-  gl_buf_init (&arn);
-  if (req->invoked_arn)
-    gl_buf_puts (&arn, req->invoked_arn);
-  else
-    gl_buf_printf (&arn, "arn:aws:lambda:%s:000000000000:function:%s",
-                   fn->region, fn->name);
-  inv->invoked_arn = scm_gc_strdup (arn.data, "arn");
-  gl_buf_free (&arn);
+  inv->invoked_arn = req->invoked_arn ? req->invoked_arn : fn->arn;
   inv->event = event;
   inv->start_ns = gl_now_ns ();
   inv->deadline_ns = inv->start_ns + (uint64_t) (fn->timeout_s * 1e9);
@@ -47,8 +39,9 @@ gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
   inv->callback_value = SCM_BOOL_F;
   inv->outcome = GL_PENDING;
   inv->context = scm_make_foreign_object_1 (context_type, inv);
-  inv->callback = scm_call_1 (scm_variable_ref (make_callback_var),
-                              inv->context);
+  inv->callback = with_callback
+    ? scm_call_1 (scm_variable_ref (make_callback_var), inv->context)
+    : SCM_BOOL_F;
   return inv;
 }
 

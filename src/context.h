@@ -16,6 +16,7 @@ struct gl_function {
   char *log_group;
   char *log_stream;
   char *region;
+  char *arn;                    /* the function's own ARN */
   int memory_mb;
   double timeout_s;
 };
@@ -39,7 +40,7 @@ struct gl_request {
 struct gl_invocation {
   struct gl_request req;
   const struct gl_function *fn;
-  char *invoked_arn;
+  const char *invoked_arn;
   SCM event;
   SCM context;                  /* the Scheme object for this struct */
   SCM callback;                 /* (callback err result) */
@@ -60,10 +61,11 @@ void gl_context_init (void);
 void gl_context_bind_scheme (void);
 
 /* Allocate an invocation (collectable memory reachable from its
-   context object) for REQ, deadline from FN's timeout. */
+   context object) for REQ, deadline from FN's timeout.  Only a
+   callback-style handler needs a callback procedure made for it. */
 struct gl_invocation *gl_invocation_new (const struct gl_function *fn,
                                          const struct gl_request *req,
-                                         SCM event);
+                                         SCM event, int with_callback);
 
 /* Record an outcome.  The first completion wins; a later one is
    ignored with a WARN line.  BY says who completed it. */

@@ -359,32 +359,30 @@ struct gl_invocation *
 gl_engine_start (const struct gl_request *req, SCM event)
 {
   struct gl_invocation *inv;
-  const char *init_error = NULL;
+  int init_failed = 0;
 
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("gl_engine_start", "an invocation is already running",
                     SCM_EOL);
   eng.init_ms = -1;
-  inv = gl_invocation_new (&eng.fn, req, event);
+  if (eng.state == GL_CONTAINER_COLD)
+    init_failed = gl_engine_load (NULL) != 0;
+  inv = gl_invocation_new (&eng.fn, req, event,
+                           !init_failed && eng.arity == 3);
   root_set (ROOT_CONTEXT, inv->context);
-  if (eng.state == GL_CONTAINER_COLD && gl_engine_load (&init_error) != 0)
+  eng.inv = inv;
+  eng.state = GL_CONTAINER_RUNNING;
+  eng.expired = 0;
+  eng.interrupted = 0;
+  gl_log_start (req->request_id);
+  if (init_failed)
     {
-      eng.inv = inv;
-      eng.state = GL_CONTAINER_RUNNING;
-      gl_log_start (req->request_id);
       inv->outcome = GL_FAILED;
       inv->result_json = eng.init_error_json;
       inv->completed_by = "init";
       inv->init_failed = 1;
       return inv;
     }
-  eng.inv = inv;
-  eng.state = GL_CONTAINER_RUNNING;
-  eng.expired = 0;
-  eng.interrupted = 0;
-  inv->start_ns = gl_now_ns ();
-  inv->deadline_ns = inv->start_ns + (uint64_t) (eng.fn.timeout_s * 1e9);
-  gl_log_start (req->request_id);
   gl_watchdog_arm (inv->deadline_ns);
   engine_thaw ();
   if (inv->outcome == GL_PENDING)
