@@ -2,6 +2,7 @@
 ;;; freeze and thaw, request ids in logs, cold start after a timeout, and
 ;;; streaming input.
 (use-modules (srfi srfi-1)
+             (json)
              (srfi srfi-64)
              (ice-9 rdelim)
              (ice-9 regex)
@@ -97,6 +98,26 @@
      (test-equal "and the module state is gone" 1
                  (json-ref (record 4) "result" "count"))
      (test-equal "batch exits 1: not every event succeeded" 1 (run-status story)))
+
+   (test-group "JSON logs name a callback's origin request"
+     (let* ((r (run (list "sh" "-c"
+                          (string-append
+                           "{ echo '{}'; sleep 0.35; echo '{}'; sleep 0.35; echo '{}'; } | "
+                           "guile-lambda batch " (fixture "batch-story.scm")))
+                    #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
+            (ids (map (lambda (r) (json-ref r "requestId")) (run-records r)))
+            (ticks (filter-map (lambda (line)
+                                 (and (string-contains line "\"message\":\"tick\"")
+                                      (json-string->scm line)))
+                               (string-split (run-stderr r) #\newline))))
+       (test-assert "a tick at the second thaw carries the first id, no origin"
+                    (any (lambda (t) (and (equal? (json-ref t "requestId") (car ids))
+                                          (not (json-ref t "originRequestId"))))
+                         ticks))
+       (test-assert "a tick at the third thaw carries the second id and the first as origin"
+                    (any (lambda (t) (and (equal? (json-ref t "requestId") (cadr ids))
+                                          (equal? (json-ref t "originRequestId") (car ids))))
+                         ticks))))
 
    (test-group "input handling"
      (let* ((r (guile-lambda "batch" (example "hello.scm")
