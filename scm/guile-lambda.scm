@@ -14,11 +14,12 @@
                context-callback-waits-for-empty-event-loop?
                set-context-callback-waits-for-empty-event-loop!
                context-succeed context-fail context-done
-               handle? clear-timer handle-close! handle-ref! handle-unref!
+               handle? request? clear-timer handle-close! handle-ref! handle-unref!
+               uv-error? uv-error-code uv-error-syscall
                handle-closed? handle-active? handle-ref? handle-type
                handle-id handle-origin handle-details handle-describe
                active-handles active-requests loop-alive?)
-  #:export (set-timeout set-interval))
+  #:export (set-timeout set-interval set-immediate))
 
 (define-syntax define-origin-recording
   (syntax-rules ()
@@ -31,9 +32,12 @@
                          args (... ...)))
            (id
             (identifier? #'id)
-            #'(lambda (proc ms) (primitive #f proc ms)))))))))
+            #'(lambda args (apply primitive #f args)))))))))
 
 ;; (set-timeout PROC MS): call PROC once, MS milliseconds from now.
 (define-origin-recording set-timeout %set-timeout)
 ;; (set-interval PROC MS): call PROC every MS milliseconds.
 (define-origin-recording set-interval %set-interval)
+
+;; (set-immediate PROC): call PROC once, after this turn's I/O.
+(define-origin-recording set-immediate %set-immediate)

@@ -236,7 +236,7 @@ engine_hard_stop (void)
    that is running, or the one being thawed into, and resets the
    container. */
 static void
-engine_run_callback (struct gl_handle *h, SCM proc)
+engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
 {
   struct gl_invocation *inv = eng.inv;
   struct gl_buf where;
@@ -244,10 +244,10 @@ engine_run_callback (struct gl_handle *h, SCM proc)
 
   gl_buf_init (&where);
   gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
-                 h->type, h->id);
+                 h->class->type, h->id);
   gl_origin_describe (&h->origin, &where);
   gl_log_set_origin_request_id (h->origin.request_id);
-  r = call_guarded (proc, SCM_EOL, where.data);
+  r = call_guarded (proc, args, where.data);
   gl_log_set_origin_request_id (NULL);
   gl_buf_free (&where);
   if (!scm_is_eq (scm_car (r), sym_error) && !scm_is_eq (scm_car (r), sym_exit))
@@ -532,4 +532,5 @@ gl_engine_init (void)
     }
   uv_unref ((uv_handle_t *) &eng.wake);
   gl_handles_init (&eng.loop, engine_run_callback);
+  gl_timers_init ();
 }

@@ -1,8 +1,9 @@
-/* handles.c: the registry of user handles and requests, the handle
-   object Scheme sees, and timers.  A handle's memory belongs to libuv
-   while it is open and is freed only in its close callback; the Scheme
-   object may be collected earlier, the handle goes on working (as in
-   Node), because the registry keeps its procedures alive. */
+/* handles.c: the registry of user handles and requests, and the handle
+   object Scheme sees for either.  A handle's memory belongs to libuv
+   while it is open and is freed only in its close callback; a request's
+   once its callback has run.  The Scheme object may be collected
+   earlier: the handle goes on working (as in Node), because the
+   registry keeps its procedures alive. */
 #include "handles.h"
 #include "log.h"
 
@@ -12,11 +13,18 @@
 static uv_loop_t *loop;
 static gl_callback_runner run_callback;
 static SCM handle_type;
+static SCM make_uv_error_var = NULL;   /* (guile-lambda core) make-uv-error */
 static struct gl_handle registry;   /* list head; never a real handle */
 static unsigned long next_id = 1;
 
-#define HANDLE_OF(ptr, field) \
-  ((struct gl_handle *) ((char *) (ptr) - offsetof (struct gl_handle, field)))
+#define HANDLE_OF(ptr) \
+  ((struct gl_handle *) ((char *) (ptr) - offsetof (struct gl_handle, u)))
+
+uv_loop_t *
+gl_handles_loop (void)
+{
+  return loop;
+}
 
 static void
 registry_add (struct gl_handle *h)
@@ -36,15 +44,24 @@ registry_remove (struct gl_handle *h)
 }
 
 static int
-handle_alive (const struct gl_handle *h)
+is_request (const struct gl_handle *h)
 {
-  return !h->closing && uv_is_active (&h->u.handle) && uv_has_ref (&h->u.handle);
+  return h->class->kind == GL_KIND_REQUEST;
 }
 
-int
-gl_registry_empty (void)
+/* Live: what (active-handles) and (active-requests) list. */
+static int
+handle_live (const struct gl_handle *h)
 {
-  return registry.next == &registry;
+  if (h->closing)
+    return 0;
+  return is_request (h) ? h->in_flight : uv_is_active (&h->u.handle);
+}
+
+static int
+handle_alive (const struct gl_handle *h)
+{
+  return handle_live (h) && (is_request (h) || uv_has_ref (&h->u.handle));
 }
 
 size_t
@@ -56,6 +73,12 @@ gl_registry_alive_count (void)
   for (h = registry.next; h != &registry; h = h->next)
     n += handle_alive (h);
   return n;
+}
+
+int
+gl_registry_empty (void)
+{
+  return registry.next == &registry;
 }
 
 void
@@ -71,18 +94,10 @@ gl_origin_describe (const struct gl_origin *o, struct gl_buf *out)
 static void
 handle_describe (const struct gl_handle *h, struct gl_buf *out)
 {
-  gl_buf_printf (out, "%s #%lu", h->type, h->id);
-  if (h->u.handle.type == UV_TIMER)
-    {
-      if (h->repeat)
-        gl_buf_printf (out, " (interval %llu ms, next in %llu ms)",
-                       (unsigned long long) h->repeat,
-                       (unsigned long long) uv_timer_get_due_in (&h->u.timer));
-      else
-        gl_buf_printf (out, " (timeout, due in %llu ms)",
-                       (unsigned long long) uv_timer_get_due_in (&h->u.timer));
-    }
-  if (!uv_has_ref (&h->u.handle))
+  gl_buf_printf (out, "%s #%lu", h->class->type, h->id);
+  if (h->class->describe)
+    h->class->describe (h, out);
+  if (!is_request (h) && !uv_has_ref (&h->u.handle))
     gl_buf_puts (out, " unref'd");
   gl_buf_puts (out, ", ");
   gl_origin_describe (&h->origin, out);
@@ -94,7 +109,7 @@ gl_registry_describe (struct gl_buf *out, const char *prefix)
   struct gl_handle *h;
 
   for (h = registry.next; h != &registry; h = h->next)
-    if (!h->closing && uv_is_active (&h->u.handle))
+    if (handle_live (h))
       {
         gl_buf_puts (out, prefix);
         handle_describe (h, out);
@@ -103,23 +118,28 @@ gl_registry_describe (struct gl_buf *out, const char *prefix)
 }
 
 static void
-handle_on_close (uv_handle_t *uvh)
+handle_release (struct gl_handle *h)
 {
-  struct gl_handle *h = HANDLE_OF (uvh, u);
-
   registry_remove (h);
-  if (scm_is_true (h->object))
-    {
-      scm_foreign_object_set_x (h->object, 0, NULL);
-      scm_gc_unprotect_object (h->object);
-    }
+  if (h->class->release)
+    h->class->release (h);
+  scm_foreign_object_set_x (h->object, 0, NULL);
+  scm_gc_unprotect_object (h->object);
   scm_gc_unprotect_object (h->callback);
+  scm_gc_unprotect_object (h->extra);
   free (h->origin.file);
+  free (h->text);
   free (h);
 }
 
 static void
-handle_close (struct gl_handle *h)
+handle_on_close (uv_handle_t *uvh)
+{
+  handle_release (HANDLE_OF (uvh));
+}
+
+void
+gl_handle_close (struct gl_handle *h)
 {
   if (h->closing)
     return;
@@ -128,6 +148,22 @@ handle_close (struct gl_handle *h)
 }
 
 void
+gl_request_finish (struct gl_handle *r)
+{
+  r->in_flight = 0;
+  handle_release (r);
+}
+
+void
+gl_request_abandon (struct gl_handle *r)
+{
+  gl_request_finish (r);
+}
+
+/* A reset closes every handle.  Requests cannot all be cancelled, so
+   those in flight are marked: their callbacks are dropped when they
+   arrive, and they stop counting at once. */
+void
 gl_registry_close_all (void)
 {
   struct gl_handle *h, *next;
@@ -135,8 +171,23 @@ gl_registry_close_all (void)
   for (h = registry.next; h != &registry; h = next)
     {
       next = h->next;
-      handle_close (h);
+      if (!is_request (h))
+        gl_handle_close (h);
+      else if (!h->closing)
+        {
+          h->closing = 1;
+          uv_cancel (&h->u.req);
+        }
     }
+}
+
+void
+gl_callback_run (struct gl_handle *h, SCM proc, SCM args)
+{
+  /* A request of a container that was reset since: drop it. */
+  if (h->closing && is_request (h))
+    return;
+  run_callback (h, proc, args);
 }
 
 /* ORIGIN is what the Scheme macros pass: an alist with filename, line
@@ -146,7 +197,7 @@ origin_init (struct gl_origin *o, SCM origin)
 {
   SCM file = SCM_BOOL_F, line = SCM_BOOL_F, column = SCM_BOOL_F;
 
-  if (scm_is_pair (origin) || scm_is_null (origin))
+  if (scm_is_pair (origin))
     {
       file = scm_assq_ref (origin, scm_from_utf8_symbol ("filename"));
       line = scm_assq_ref (origin, scm_from_utf8_symbol ("line"));
@@ -158,102 +209,77 @@ origin_init (struct gl_origin *o, SCM origin)
   snprintf (o->request_id, sizeof o->request_id, "%s", gl_log_request_id ());
 }
 
-static struct gl_handle *
-handle_new (const char *type, SCM origin, SCM proc)
+struct gl_handle *
+gl_handle_new (const struct gl_handle_class *class, SCM origin, SCM proc)
 {
   struct gl_handle *h = calloc (1, sizeof *h);
 
   if (h == NULL)
     scm_report_out_of_memory ();
   h->id = next_id++;
-  h->type = type;
+  h->class = class;
   origin_init (&h->origin, origin);
   h->callback = scm_gc_protect_object (proc);
+  h->extra = scm_gc_protect_object (SCM_BOOL_F);
   h->object = scm_gc_protect_object (scm_make_foreign_object_1 (handle_type, h));
+  h->in_flight = class->kind == GL_KIND_REQUEST;
   registry_add (h);
   return h;
 }
 
-static struct gl_handle *
-handle_from_scm (SCM obj, int pos, const char *subr)
+struct gl_handle *
+gl_handle_from_scm (SCM obj, int pos, const char *subr)
 {
   SCM_ASSERT_TYPE (SCM_IS_A_P (obj, handle_type), obj, pos, subr, "handle");
   return scm_foreign_object_ref (obj, 0);
 }
 
-/* Timers. */
-
-static void
-timer_on_fire (uv_timer_t *t)
+SCM
+gl_uv_error (int status, const char *syscall, const char *target)
 {
-  struct gl_handle *h = HANDLE_OF (t, u);
-  SCM proc = h->callback;
+  char message[512];
 
-  /* A one-shot timer is done once it fires, as in Node; close it first
-     so that the callback sees it gone from (active-handles). */
-  if (h->repeat == 0)
-    {
-      scm_remember_upto_here_1 (proc);
-      handle_close (h);
-    }
-  run_callback (h, proc);
+  if (target)
+    snprintf (message, sizeof message, "%s %s %s: %s", syscall,
+              uv_err_name (status), target, uv_strerror (status));
+  else
+    snprintf (message, sizeof message, "%s %s: %s", syscall,
+              uv_err_name (status), uv_strerror (status));
+  /* Defined by (guile-lambda core) after the extension is loaded. */
+  if (make_uv_error_var == NULL)
+    make_uv_error_var = scm_c_public_lookup ("guile-lambda core",
+                                             "make-uv-error");
+  return scm_call_3 (scm_variable_ref (make_uv_error_var),
+                     scm_from_utf8_string (uv_err_name (status)),
+                     scm_from_utf8_string (syscall),
+                     scm_from_utf8_string (message));
 }
 
-static SCM
-timer_start (SCM origin, SCM proc, SCM ms, int repeating, const char *subr)
+void
+gl_uv_raise (int status, const char *syscall, const char *target)
 {
-  struct gl_handle *h;
-  uint64_t timeout;
-  int r;
-
-  SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 2, subr,
-                   "procedure");
-  SCM_ASSERT_TYPE (scm_is_real (ms), ms, 3, subr, "number of milliseconds");
-  /* Node clamps delays below 1 ms (and non-numbers) to 1 ms. */
-  timeout = scm_to_double (ms) >= 1 ? (uint64_t) scm_to_double (ms) : 1;
-  h = handle_new ("timer", origin, proc);
-  h->repeat = repeating ? timeout : 0;
-  r = uv_timer_init (loop, &h->u.timer);
-  if (r == 0)
-    r = uv_timer_start (&h->u.timer, timer_on_fire, timeout, h->repeat);
-  if (r != 0)
-    scm_misc_error (subr, "cannot start a timer: ~A",
-                    scm_list_1 (scm_from_utf8_string (uv_strerror (r))));
-  return h->object;
+  scm_raise_exception (gl_uv_error (status, syscall, target));
 }
 
-static SCM
-set_timeout (SCM origin, SCM proc, SCM ms)
-{
-  return timer_start (origin, proc, ms, 0, "set-timeout");
-}
-
-static SCM
-set_interval (SCM origin, SCM proc, SCM ms)
-{
-  return timer_start (origin, proc, ms, 1, "set-interval");
-}
+/* The Scheme side. */
 
 /* Closing an already closed handle is a no-op, as clearTimeout is. */
 static SCM
 handle_close_x (SCM obj)
 {
-  struct gl_handle *h;
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-close!");
 
-  SCM_ASSERT_TYPE (SCM_IS_A_P (obj, handle_type), obj, 1, "handle-close!",
-                   "handle");
-  h = scm_foreign_object_ref (obj, 0);
-  if (h)
-    handle_close (h);
+  if (h && !is_request (h))
+    gl_handle_close (h);
   return SCM_UNSPECIFIED;
 }
 
 static SCM
 handle_ref_x (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-ref!");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-ref!");
 
-  if (h && !h->closing)
+  if (h && !h->closing && !is_request (h))
     uv_ref (&h->u.handle);
   return obj;
 }
@@ -261,9 +287,9 @@ handle_ref_x (SCM obj)
 static SCM
 handle_unref_x (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-unref!");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-unref!");
 
-  if (h && !h->closing)
+  if (h && !h->closing && !is_request (h))
     uv_unref (&h->u.handle);
   return obj;
 }
@@ -275,37 +301,48 @@ handle_p (SCM obj)
 }
 
 static SCM
+request_p (SCM obj)
+{
+  struct gl_handle *h;
+
+  if (!SCM_IS_A_P (obj, handle_type))
+    return SCM_BOOL_F;
+  h = scm_foreign_object_ref (obj, 0);
+  return scm_from_bool (h && is_request (h));
+}
+
+static SCM
 handle_closed_p (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-closed?");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-closed?");
   return scm_from_bool (h == NULL || h->closing);
 }
 
 static SCM
 handle_active_p (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-active?");
-  return scm_from_bool (h && !h->closing && uv_is_active (&h->u.handle));
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-active?");
+  return scm_from_bool (h && handle_live (h));
 }
 
 static SCM
 handle_ref_p (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-ref?");
-  return scm_from_bool (h && !h->closing && uv_has_ref (&h->u.handle));
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-ref?");
+  return scm_from_bool (h && handle_alive (h));
 }
 
 static SCM
 handle_type_of (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-type");
-  return h ? scm_from_utf8_symbol (h->type) : SCM_BOOL_F;
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-type");
+  return h ? scm_from_utf8_symbol (h->class->type) : SCM_BOOL_F;
 }
 
 static SCM
 handle_id (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-id");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-id");
   return h ? scm_from_ulong (h->id) : SCM_BOOL_F;
 }
 
@@ -325,29 +362,24 @@ origin_to_scm (const struct gl_origin *o)
 static SCM
 handle_origin (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-origin");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-origin");
   return h ? origin_to_scm (&h->origin) : SCM_BOOL_F;
 }
 
 static SCM
 handle_details (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-details");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-details");
 
-  if (h == NULL || h->closing)
+  if (h == NULL || h->closing || h->class->details == NULL)
     return SCM_EOL;
-  if (h->u.handle.type == UV_TIMER)
-    return scm_list_2
-      (scm_cons (SYM ("due-in"),
-                 scm_from_uint64 (uv_timer_get_due_in (&h->u.timer))),
-       scm_cons (SYM ("repeat"), scm_from_uint64 (h->repeat)));
-  return SCM_EOL;
+  return h->class->details (h);
 }
 
 static SCM
 handle_describe_scm (SCM obj)
 {
-  struct gl_handle *h = handle_from_scm (obj, 1, "handle-describe");
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-describe");
   struct gl_buf b;
   SCM s;
 
@@ -360,25 +392,30 @@ handle_describe_scm (SCM obj)
   return s;
 }
 
-/* Active handles in creation order, ref'd or not, like Node's
-   process._getActiveHandles(). */
+/* Live handles or requests in creation order; handles ref'd or not,
+   like Node's process._getActiveHandles() and _getActiveRequests(). */
 static SCM
-active_handles (void)
+registry_list (enum gl_kind kind)
 {
   struct gl_handle *h;
   SCM out = SCM_EOL;
 
   for (h = registry.prev; h != &registry; h = h->prev)
-    if (!h->closing && uv_is_active (&h->u.handle))
+    if (h->class->kind == kind && handle_live (h))
       out = scm_cons (h->object, out);
   return out;
 }
 
-/* Requests arrive with the async I/O bindings; none exist yet. */
+static SCM
+active_handles (void)
+{
+  return registry_list (GL_KIND_HANDLE);
+}
+
 static SCM
 active_requests (void)
 {
-  return SCM_EOL;
+  return registry_list (GL_KIND_REQUEST);
 }
 
 static SCM
@@ -396,13 +433,11 @@ gl_handles_init (uv_loop_t *l, gl_callback_runner run)
   handle_type = scm_make_foreign_object_type
     (SYM ("handle"), scm_list_1 (SYM ("ptr")), NULL);
   scm_c_define ("<handle>", handle_type);
-  scm_c_define_gsubr ("%set-timeout", 3, 0, 0, set_timeout);
-  scm_c_define_gsubr ("%set-interval", 3, 0, 0, set_interval);
   scm_c_define_gsubr ("handle-close!", 1, 0, 0, handle_close_x);
-  scm_c_define_gsubr ("clear-timer", 1, 0, 0, handle_close_x);
   scm_c_define_gsubr ("handle-ref!", 1, 0, 0, handle_ref_x);
   scm_c_define_gsubr ("handle-unref!", 1, 0, 0, handle_unref_x);
   scm_c_define_gsubr ("handle?", 1, 0, 0, handle_p);
+  scm_c_define_gsubr ("request?", 1, 0, 0, request_p);
   scm_c_define_gsubr ("handle-closed?", 1, 0, 0, handle_closed_p);
   scm_c_define_gsubr ("handle-active?", 1, 0, 0, handle_active_p);
   scm_c_define_gsubr ("handle-ref?", 1, 0, 0, handle_ref_p);

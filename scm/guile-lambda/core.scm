@@ -2,6 +2,7 @@
 ;;; (guile-lambda), which re-exports what is meant for them.
 (define-module (guile-lambda core)
   #:use-module (guile-lambda config)
+  #:use-module (ice-9 exceptions)
   #:export (;; JSON codec
             json-string->scm scm->json-string
             ;; logging
@@ -18,7 +19,8 @@
             context-succeed context-fail context-done
             %context-callback make-callback %user-code?
             ;; handles and the registry
-            <handle> handle? %set-timeout %set-interval clear-timer
+            <handle> handle? request? %set-timeout %set-interval %set-immediate
+            clear-timer make-uv-error uv-error? uv-error-code uv-error-syscall
             handle-close! handle-ref! handle-unref! handle-closed?
             handle-active? handle-ref? handle-type handle-id handle-origin
             handle-details handle-describe
@@ -34,6 +36,17 @@
                       (string-append %guile-lambda-extension-dir
                                      "/libguile-lambda"))
                   "gl_extension_init"))
+
+(define-exception-type &uv-error &external-error
+  make-uv-error-record uv-error?
+  (code uv-error-code)
+  (syscall uv-error-syscall))
+
+(define (make-uv-error code syscall message)
+  "The error a binding passes to its callback, or raises: CODE is
+libuv's error name, such as \"ECONNREFUSED\"."
+  (make-exception (make-uv-error-record code syscall)
+                  (make-exception-with-message message)))
 
 (define (make-callback context)
   "The callback procedure of CONTEXT's invocation, as a handler of three
