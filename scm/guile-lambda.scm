@@ -3,6 +3,7 @@
 ;;; handler's source that created it (DESIGN.md §4).
 (define-module (guile-lambda)
   #:use-module (guile-lambda core)
+  #:use-module (guile-lambda await)
   #:re-export (json-string->scm scm->json-string
                log-message log-port
                context? context-event
@@ -19,7 +20,7 @@
                handle-closed? handle-active? handle-ref? handle-type
                handle-id handle-origin handle-details handle-describe
                active-handles active-requests loop-alive?)
-  #:export (set-timeout set-interval set-immediate))
+  #:export (set-timeout set-interval set-immediate await))
 
 (define-syntax define-origin-recording
   (syntax-rules ()
@@ -41,3 +42,18 @@
 
 ;; (set-immediate PROC): call PROC once, after this turn's I/O.
 (define-origin-recording set-immediate %set-immediate)
+
+;; (await PROC ARG ...): call PROC with the ARGs and a completion
+;; procedure (err value); suspend the handler until PROC's operation
+;; completes, then return its value or raise its error.
+(define-syntax await
+  (lambda (x)
+    (syntax-case x ()
+      ((_ proc arg ...)
+       (let* ((src (or (syntax-source x) '()))
+              (what (format #f "(await ~s) at ~a:~a:~a"
+                            (syntax->datum #'(proc arg ...))
+                            (or (assq-ref src 'filename) "unknown file")
+                            (1+ (or (assq-ref src 'line) -1))
+                            (1+ (or (assq-ref src 'column) -1)))))
+         #`(%await #,what proc arg ...))))))

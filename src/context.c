@@ -186,6 +186,12 @@ context_ref (SCM ctx, const char *subr)
   return scm_foreign_object_ref (ctx, 0);
 }
 
+struct gl_invocation *
+gl_context_invocation (SCM ctx, const char *subr)
+{
+  return context_ref (ctx, subr);
+}
+
 static SCM
 string_or_false (const char *s)
 {

@@ -54,9 +54,12 @@ struct gl_invocation {
   const char *completed_by;     /* "callback", "context-succeed", ... */
   int reset;                    /* the container is reset afterwards */
   int init_failed;              /* the init phase failed: result is its error */
+  const char *awaiting;         /* what the suspended handler awaits */
 };
 
 void gl_context_init (void);
+/* The invocation of context CTX, which SUBR received. */
+struct gl_invocation *gl_context_invocation (SCM ctx, const char *subr);
 /* Once the Scheme modules are loaded: the procedures this file uses. */
 void gl_context_bind_scheme (void);
 

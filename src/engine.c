@@ -20,7 +20,10 @@
 /* Lambda's limit on the init phase. */
 #define INIT_TIMEOUT_S 10.0
 
-enum { ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_COUNT };
+enum {
+  ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_SUSPENDED,
+  ROOT_COUNT
+};
 
 static struct {
   uv_loop_t loop;
@@ -40,6 +43,7 @@ static struct {
   gl_hard_stop_fn hard_stop;
   void *hard_stop_data;
   SCM guarded_apply;
+  SCM call_handler;
   SCM load_handler;
   char *init_error_json;
 } eng;
@@ -305,16 +309,36 @@ gl_engine_load (const char **error_json)
 
 /* Invocations. */
 
+/* What the handler's code came back with: R is guarded-apply's answer.
+   A return-style handler's value is its result, unless it is suspended
+   in await. */
+static void
+handler_result (struct gl_invocation *inv, SCM r, int return_style)
+{
+  if (scm_is_eq (scm_car (r), sym_error))
+    gl_invocation_abort (inv, scm_cdr (r), "the handler raising an exception");
+  else if (scm_is_eq (scm_car (r), sym_exit))
+    {
+      /* The process would be gone on Lambda: this container is. */
+      gl_invocation_abort (inv, scm_cdr (r), "the handler exiting");
+      inv->reset = 1;
+    }
+  else if (scm_is_eq (scm_car (r), sym_ok) && return_style
+           && !scm_is_eq (scm_cdr (r), root_ref (ROOT_SUSPENDED)))
+    gl_invocation_succeed (inv, scm_cdr (r), "return");
+}
+
 static void
 handler_call (struct gl_invocation *inv)
 {
-  SCM args, r;
+  SCM args;
 
   switch (eng.arity)
     {
     case 3:
       args = scm_list_3 (inv->event, inv->context, inv->callback);
-      break;
+      return handler_result (inv, call_guarded (root_ref (ROOT_PROC), args,
+                                                NULL), 0);
     case 2:
       args = scm_list_2 (inv->event, inv->context);
       break;
@@ -324,17 +348,40 @@ handler_call (struct gl_invocation *inv)
     default:
       args = SCM_EOL;
     }
-  r = call_guarded (root_ref (ROOT_PROC), args, NULL);
-  if (scm_is_eq (scm_car (r), sym_error))
-    gl_invocation_abort (inv, scm_cdr (r), "the handler raising an exception");
-  else if (scm_is_eq (scm_car (r), sym_exit))
+  /* Return style runs under await's prompt. */
+  args = scm_list_3 (root_ref (ROOT_PROC), args, inv->context);
+  handler_result (inv, call_guarded (eng.call_handler, args, NULL), 1);
+}
+
+/* (%invocation-suspend! CONTEXT WHAT): the handler awaits WHAT. */
+static SCM
+invocation_suspend_x (SCM ctx, SCM what)
+{
+  struct gl_invocation *inv = gl_context_invocation (ctx, "%invocation-suspend!");
+  char *s = scm_to_utf8_string (what);
+
+  inv->awaiting = scm_gc_strdup (s, "await");
+  free (s);
+  return SCM_UNSPECIFIED;
+}
+
+/* (%invocation-resume CONTEXT THUNK): continue the handler suspended in
+   await, from a loop callback; what it comes back with goes to its own
+   invocation, not to the callback that resumed it. */
+static SCM
+invocation_resume (SCM ctx, SCM thunk)
+{
+  struct gl_invocation *inv = gl_context_invocation (ctx, "%invocation-resume");
+
+  if (inv != eng.inv || inv->outcome != GL_PENDING)
     {
-      /* The process would be gone on Lambda: this container is. */
-      gl_invocation_abort (inv, scm_cdr (r), "the handler exiting");
-      inv->reset = 1;
+      gl_log_printf (GL_LOG_WARN, "an await of request %s was resumed after "
+                     "its invocation ended; ignored", inv->req.request_id);
+      return SCM_UNSPECIFIED;
     }
-  else if (scm_is_eq (scm_car (r), sym_ok) && eng.arity < 3)
-    gl_invocation_succeed (inv, scm_cdr (r), "return");
+  inv->awaiting = NULL;
+  handler_result (inv, call_guarded (thunk, SCM_EOL, NULL), 1);
+  return SCM_UNSPECIFIED;
 }
 
 /* Overdue callbacks from earlier invocations run before the handler is
@@ -407,7 +454,18 @@ gl_engine_completed (void)
     }
   if (gl_registry_alive_count () == 0)
     {
-      gl_invocation_settle (inv);
+      if (inv->awaiting)
+        {
+          char msg[1024];
+
+          snprintf (msg, sizeof msg, "The handler is suspended in %s, but "
+                    "the event loop is empty: nothing is left that could "
+                    "resume it.", inv->awaiting);
+          gl_invocation_fail_with (inv, "Runtime.AwaitNeverResumed", msg,
+                                   "empty event loop");
+        }
+      else
+        gl_invocation_settle (inv);
       return 1;
     }
   return 0;
@@ -497,6 +555,10 @@ gl_engine_configure (const struct gl_function *fn, const char *handler)
     (scm_c_public_lookup ("guile-lambda runtime", "guarded-apply"));
   eng.load_handler = scm_variable_ref
     (scm_c_public_lookup ("guile-lambda runtime", "load-handler"));
+  eng.call_handler = scm_variable_ref
+    (scm_c_public_lookup ("guile-lambda await", "call-handler"));
+  root_set (ROOT_SUSPENDED, scm_variable_ref
+            (scm_c_public_lookup ("guile-lambda await", "%suspended")));
   gl_context_bind_scheme ();
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = signal_ignore;  /* no SA_RESTART: EINTR is the point */
@@ -533,4 +595,6 @@ gl_engine_init (void)
   uv_unref ((uv_handle_t *) &eng.wake);
   gl_handles_init (&eng.loop, engine_run_callback);
   gl_timers_init ();
+  scm_c_define_gsubr ("%invocation-suspend!", 2, 0, 0, invocation_suspend_x);
+  scm_c_define_gsubr ("%invocation-resume", 2, 0, 0, invocation_resume);
 }

@@ -16,9 +16,12 @@ TESTS = \
   tests/cli/timeout.scm \
   tests/cli/batch.scm \
   tests/cli/invoke.scm \
-  tests/cli/examples.scm
+  tests/cli/examples.scm \
+  tests/cli/await.scm
 
 TEST_HANDLERS = \
+  tests/handlers/await.scm \
+  tests/handlers/await-callback-style.scm \
   tests/handlers/batch-story.scm \
   tests/handlers/child-output.scm \
   tests/handlers/context.scm \

@@ -18,6 +18,7 @@
             set-context-callback-waits-for-empty-event-loop!
             context-succeed context-fail context-done
             %context-callback make-callback %user-code?
+            %invocation-suspend! %invocation-resume
             ;; handles and the registry
             <handle> handle? request? %set-timeout %set-interval %set-immediate
             clear-timer make-uv-error uv-error? uv-error-code uv-error-syscall

@@ -137,7 +137,8 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 
 (define (internal-file? file)
   (or (string-suffix? "ice-9/boot-9.scm" file)
-      (string-suffix? "guile-lambda/runtime.scm" file)))
+      (string-suffix? "guile-lambda.scm" file)
+      (string-contains file "guile-lambda/")))
 
 (define (frame-description frame)
   (match (frame-source frame)

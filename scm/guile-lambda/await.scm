@@ -1,0 +1,74 @@
+;;; (guile-lambda await): direct-style handlers.  A return-style handler
+;;; runs under a prompt; (await proc arg ...) calls PROC with ARGs and a
+;;; completion procedure, captures the handler's continuation up to the
+;;; prompt and gives the loop back.  When the operation completes, the
+;;; continuation is resumed from its loop callback: no extra threads.
+(define-module (guile-lambda await)
+  #:use-module (guile-lambda core)
+  #:use-module (ice-9 exceptions)
+  #:export (%await
+            call-handler
+            %suspended))
+
+(define await-tag (make-prompt-tag "await"))
+
+;; The context of the handler that may await here, or #f.
+(define await-context (make-fluid #f))
+
+;; What a handler's code returns when it is suspended in await.
+(define %suspended (list 'suspended))
+
+(define (call-with-await-prompt thunk context)
+  (call-with-prompt await-tag
+    (lambda () (with-fluids ((await-context context)) (thunk)))
+    (lambda (k proc args what)
+      (await-start k proc args what context)
+      %suspended)))
+
+(define (call-handler proc args context)
+  "Call the return-style handler PROC with ARGS so that it may await."
+  (call-with-await-prompt (lambda () (apply proc args)) context))
+
+(define (await-error fmt . args)
+  (raise-exception
+   (make-exception (make-error)
+                   (make-exception-with-message (apply format #f fmt args)))))
+
+(define (continuation-resume k results what)
+  ;; A continuation captured across a C frame cannot be reinstated;
+  ;; Guile says so with this wrong-type-arg.
+  (catch 'wrong-type-arg
+    (lambda () (apply k results))
+    (lambda (key subr fmt args rest)
+      (if (and (pair? args) (equal? (car args) "resumable continuation"))
+          (await-error "~a suspended the handler across a C frame (a procedure written in C that calls back into Scheme, such as sort or hash-for-each), which cannot be resumed: call await directly from Scheme code" what)
+          (throw key subr fmt args rest)))))
+
+(define (await-start k proc args what context)
+  (let ((resumed? #f))
+    (%invocation-suspend! context what)
+    (apply proc
+           (append args
+                   (list (lambda results
+                           (unless resumed?
+                             (set! resumed? #t)
+                             (%invocation-resume
+                              context
+                              (lambda ()
+                                (call-with-await-prompt
+                                 (lambda () (continuation-resume k results what))
+                                 context))))))))))
+
+(define (%await what proc . args)
+  "Call PROC with ARGS and a completion procedure (err value ...), and
+return its value(s) once it completes, or raise its error.  WHAT
+describes the call for error messages."
+  (unless (fluid-ref await-context)
+    (await-error "~a: await works only inside a return-style handler (event context), not at top level, in a callback-style handler, or in a loop callback" what))
+  (call-with-values
+      (lambda () (abort-to-prompt await-tag proc args what))
+    (case-lambda
+      (() *unspecified*)
+      ((err) (if err (raise-exception err) *unspecified*))
+      ((err value) (if err (raise-exception err) value))
+      ((err . results) (if err (raise-exception err) (apply values results))))))
