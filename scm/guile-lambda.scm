@@ -1,9 +1,12 @@
 ;;; (guile-lambda): what a handler sees.  Every handler module already
-;;; uses it.  Timers are macros so that each records the place in the
-;;; handler's source that created it (DESIGN.md §4).
+;;; uses it.  Procedures that create handles or requests are macros, so
+;;; that each records the place in the handler's source that created it
+;;; (DESIGN.md §4).  The I/O bindings live in modules of their own, whose
+;;; exports this module passes on.
 (define-module (guile-lambda)
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda await)
+  #:use-module (guile-lambda origin)
   #:re-export (json-string->scm scm->json-string
                log-message log-port
                context? context-event
@@ -21,19 +24,6 @@
                handle-id handle-origin handle-details handle-describe
                active-handles active-requests loop-alive?)
   #:export (set-timeout set-interval set-immediate await))
-
-(define-syntax define-origin-recording
-  (syntax-rules ()
-    ((_ name primitive)
-     (define-syntax name
-       (lambda (x)
-         (syntax-case x ()
-           ((_ args (... ...))
-            #`(primitive '#,(datum->syntax x (syntax-source x))
-                         args (... ...)))
-           (id
-            (identifier? #'id)
-            #'(lambda args (apply primitive #f args)))))))))
 
 ;; (set-timeout PROC MS): call PROC once, MS milliseconds from now.
 (define-origin-recording set-timeout %set-timeout)
@@ -56,4 +46,17 @@
                             (or (assq-ref src 'filename) "unknown file")
                             (1+ (or (assq-ref src 'line) -1))
                             (1+ (or (assq-ref src 'column) -1)))))
-         #`(%await #,what proc arg ...))))))
+         #`(%await #,what '#,(datum->syntax x (syntax-source x))
+                   proc arg ...))))))
+
+(define binding-modules
+  '((guile-lambda fs) (guile-lambda tcp) (guile-lambda udp)
+    (guile-lambda process) (guile-lambda dns) (guile-lambda signals)))
+
+(for-each (lambda (name)
+            (let ((interface (resolve-interface name)))
+              (module-use! (current-module) interface)
+              (module-re-export! (current-module)
+                                 (module-map (lambda (symbol variable) symbol)
+                                             interface))))
+          binding-modules)

@@ -5,6 +5,7 @@
 ;;; continuation is resumed from its loop callback: no extra threads.
 (define-module (guile-lambda await)
   #:use-module (guile-lambda core)
+  #:use-module (guile-lambda origin)
   #:use-module (ice-9 exceptions)
   #:export (%await
             call-handler
@@ -21,8 +22,8 @@
 (define (call-with-await-prompt thunk context)
   (call-with-prompt await-tag
     (lambda () (with-fluids ((await-context context)) (thunk)))
-    (lambda (k proc args what)
-      (await-start k proc args what context)
+    (lambda (k proc args what origin)
+      (await-start k proc args what origin context)
       %suspended)))
 
 (define (call-handler proc args context)
@@ -44,10 +45,13 @@
           (await-error "~a suspended the handler across a C frame (a procedure written in C that calls back into Scheme, such as sort or hash-for-each), which cannot be resumed: call await directly from Scheme code" what)
           (throw key subr fmt args rest)))))
 
-(define (await-start k proc args what context)
+(define (await-start k proc args what origin context)
   (let ((resumed? #f))
     (%invocation-suspend! context what)
-    (apply proc
+    ;; PROC is an origin-recording procedure called as a value: the
+    ;; await's own place is the origin of what it creates.
+    (with-fluids ((%origin-hint origin))
+     (apply proc
            (append args
                    (list (lambda results
                            (unless resumed?
@@ -57,16 +61,16 @@
                               (lambda ()
                                 (call-with-await-prompt
                                  (lambda () (continuation-resume k results what))
-                                 context))))))))))
+                                 context)))))))))))
 
-(define (%await what proc . args)
+(define (%await what origin proc . args)
   "Call PROC with ARGS and a completion procedure (err value ...), and
 return its value(s) once it completes, or raise its error.  WHAT
 describes the call for error messages."
   (unless (fluid-ref await-context)
     (await-error "~a: await works only inside a return-style handler (event context), not at top level, in a callback-style handler, or in a loop callback" what))
   (call-with-values
-      (lambda () (abort-to-prompt await-tag proc args what))
+      (lambda () (abort-to-prompt await-tag proc args what origin))
     (case-lambda
       (() *unspecified*)
       ((err) (if err (raise-exception err) *unspecified*))

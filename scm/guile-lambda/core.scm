@@ -3,6 +3,7 @@
 (define-module (guile-lambda core)
   #:use-module (guile-lambda config)
   #:use-module (ice-9 exceptions)
+  #:use-module (srfi srfi-1)
   #:export (;; JSON codec
             json-string->scm scm->json-string
             ;; logging
@@ -37,6 +38,15 @@
                       (string-append %guile-lambda-extension-dir
                                      "/libguile-lambda"))
                   "gl_extension_init"))
+
+(eval-when (expand load eval)
+  ;; The I/O bindings' primitives, %NAME, are for the modules that wrap
+  ;; them: export whatever the extension defined under such a name.
+  (module-export! (current-module)
+                  (filter (lambda (symbol)
+                            (string-prefix? "%" (symbol->string symbol)))
+                          (module-map (lambda (symbol variable) symbol)
+                                      (current-module)))))
 
 (define-exception-type &uv-error &external-error
   make-uv-error-record uv-error?
