@@ -320,6 +320,7 @@ context_callback (SCM ctx, SCM err, SCM value)
   else
     {
       inv->callback_called = 1;
+      inv->callback_ns = gl_now_ns ();
       inv->callback_value = SCM_UNBNDP (value) ? SCM_UNSPECIFIED : value;
     }
   return SCM_UNSPECIFIED;

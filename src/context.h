@@ -48,6 +48,7 @@ struct gl_invocation {
   uint64_t deadline_ns;
   int waits_for_empty_loop;     /* the flag, true by default */
   int callback_called;          /* success waits for the loop to empty */
+  uint64_t callback_ns;         /* when the callback was called */
   SCM callback_value;
   enum gl_outcome outcome;
   char *result_json;            /* result or error object, as sent */

@@ -20,6 +20,8 @@
 
 /* Lambda's limit on the init phase. */
 #define INIT_TIMEOUT_S 10.0
+/* How long a called callback may wait for the empty loop unexplained. */
+#define WAIT_REPORT_NS 1000000000u
 
 enum {
   ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_SUSPENDED,
@@ -29,6 +31,8 @@ enum {
 static struct {
   uv_loop_t loop;
   uv_async_t wake;              /* the watchdog's way into uv_run */
+  uv_timer_t wait_report;       /* explains a long wait for the empty loop */
+  int wait_report_armed;
   struct gl_function fn;
   char *handler;
   SCM roots;                    /* a protected vector: see ROOT_* */
@@ -117,32 +121,71 @@ call_guarded (SCM proc, SCM args, const char *where)
 
 /* Timeouts. */
 
+/* The registry's live handles and requests, one log line each, under
+   HEADING. */
 static void
-timeout_log (struct gl_invocation *inv, const char *why)
+registry_log (enum gl_log_level level, const char *heading)
 {
   struct gl_buf b;
   size_t start, i;
 
-  gl_log_printf (GL_LOG_ERROR, "Task timed out after %.2f seconds",
-                 inv->fn->timeout_s);
-  if (why)
-    gl_log_printf (GL_LOG_ERROR, "%s", why);
   gl_buf_init (&b);
   gl_registry_describe (&b, "  ");
   if (b.len == 0)
-    gl_log_printf (GL_LOG_ERROR, "No handle or request was alive in the "
-                   "event loop.");
+    gl_log_printf (level, "No handle or request was alive in the event loop.");
   else
     {
-      gl_log_printf (GL_LOG_ERROR, "Still alive in the event loop:");
+      gl_log_printf (level, "%s", heading);
       for (start = i = 0; i < b.len; i++)
         if (b.data[i] == '\n')
           {
-            gl_log_line (GL_LOG_ERROR, b.data + start, i - start);
+            gl_log_line (level, b.data + start, i - start);
             start = i + 1;
           }
     }
   gl_buf_free (&b);
+}
+
+static void
+timeout_log (struct gl_invocation *inv, const char *why)
+{
+  gl_log_printf (GL_LOG_ERROR, "Task timed out after %.2f seconds",
+                 inv->fn->timeout_s);
+  if (why)
+    gl_log_printf (GL_LOG_ERROR, "%s", why);
+  registry_log (GL_LOG_ERROR, "Still alive in the event loop:");
+}
+
+/* A callback-style invocation whose callback was called with the flag
+   #t waits for the empty loop.  If that takes more than a second, say
+   what it waits for: the hang the article could not see. */
+static void
+wait_report_on_timer (uv_timer_t *timer)
+{
+  struct gl_invocation *inv = eng.inv;
+
+  if (inv == NULL || inv->outcome != GL_PENDING || !inv->callback_called)
+    return;
+  uv_update_time (&eng.loop);
+  gl_log_printf (GL_LOG_WARN, "The callback was called %.1f s ago, but the "
+                 "context's callback-waits-for-empty-event-loop flag was #t, "
+                 "so the invocation waits until the event loop is empty.",
+                 (double) (gl_now_ns () - inv->callback_ns) / 1e9);
+  registry_log (GL_LOG_WARN, "It is kept open by:");
+  gl_log_printf (GL_LOG_WARN, "Close or unref them, or set the flag to #f "
+                 "before calling the callback.");
+}
+
+static void
+wait_report_arm (struct gl_invocation *inv)
+{
+  uint64_t due = inv->callback_ns + WAIT_REPORT_NS, now = gl_now_ns ();
+
+  if (eng.wait_report_armed)
+    return;
+  eng.wait_report_armed = 1;
+  uv_timer_start (&eng.wait_report, wait_report_on_timer,
+                  due > now ? (due - now) / 1000000u : 0, 0);
 }
 
 static void
@@ -477,6 +520,8 @@ gl_engine_step (void)
 {
   if (gl_engine_completed ())
     return 1;
+  if (eng.inv->callback_called)
+    wait_report_arm (eng.inv);
   uv_run (&eng.loop, UV_RUN_ONCE);
   return gl_engine_completed ();
 }
@@ -502,6 +547,8 @@ gl_engine_finish (struct gl_report *report)
   if (inv == NULL)
     return;
   gl_watchdog_disarm ();
+  uv_timer_stop (&eng.wait_report);
+  eng.wait_report_armed = 0;
   gl_log_flush_ports ();
   if (inv->outcome == GL_FAILED && !inv->init_failed
       && strcmp (inv->completed_by, "an uncaught exception") != 0)
@@ -594,6 +641,8 @@ gl_engine_init (void)
       exit (70);
     }
   uv_unref ((uv_handle_t *) &eng.wake);
+  uv_timer_init (&eng.loop, &eng.wait_report);
+  uv_unref ((uv_handle_t *) &eng.wait_report);
   gl_handles_init (&eng.loop, engine_run_callback);
   gl_timers_init ();
   gl_fs_init ();

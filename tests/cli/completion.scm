@@ -33,6 +33,8 @@
        (test-equal "flag #t: success" 0 (run-status r))
        (test-equal "flag #t: the callback's result" 42
                    (json-ref (run-json r) "answer"))
+       (test-assert "flag #t: a short wait is not reported as a hang"
+                    (not (stderr-has? r "The callback was called")))
        (test-assert "flag #t: the timer ran before the invocation ended"
                     (stderr-has? r "timer fired"))
        (test-assert "flag read at the call: clearing it later did not stop the wait"

@@ -29,6 +29,18 @@
        (test-assert "and explains why it waited"
                     (stderr-has? r "callback was called, but .*flag was #t"))))
 
+   (test-group "a called callback waiting more than a second is explained"
+     (let ((r (guile-lambda "invoke" (fixture "timeout-loop.scm") "--timeout" "2")))
+       (test-equal "still a timeout" 124 (run-status r))
+       (test-assert "after a second, a WARN says why it waits"
+                    (stderr-has? r "WARN\tThe callback was called 1\\.[0-9] s ago, but .*flag was #t"))
+       (test-assert "and names what keeps it open, with its origin"
+                    (stderr-has? r "WARN\t  timer #[0-9]+ \\(interval 100 ms.*timeout-loop.scm:4:3"))
+       (test-assert "before the timeout"
+                    (let ((text (run-stderr r)))
+                      (< (string-contains text "WARN\tThe callback was called")
+                         (string-contains text "Task timed out"))))))
+
    (test-group "CPU-bound Scheme code"
      (let ((r (timeout-run "timeout-cpu.scm")))
        (check-timed-out r 1.5)
