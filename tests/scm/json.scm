@@ -210,6 +210,20 @@
                 (loop (+ n 1) (cons d acc))
                 (loop n acc)))))))
 
+;; Doubles spread over the range the C printer handles itself (about
+;; 1e-17 to 1e34) and beyond it: few and many digits, integers, halves.
+(define (printable-doubles count seed)
+  (define state (seed->random-state seed))
+  (define (pick n) (random n state))
+  (map (lambda (i)
+         (case (modulo i 5)
+           ((0) (* (random 1.0 state) (expt 10. (- (pick 60) 25))))
+           ((1) (/ (pick 100000) 8.))
+           ((2) (exact->inexact (pick (expt 10 (+ 1 (pick 22))))))
+           ((3) (- (* (pick 1000) (expt 10. (- (pick 50) 20)))))
+           (else (* (random 1.0 state) (expt 2. (- (pick 400) 200))))))
+       (iota count)))
+
 (define (first-n n lst)
   (if (> (length lst) n) (take lst n) lst))
 
@@ -287,14 +301,16 @@
     ("empty alist is {}" () "{}")
     ("empty vector is []" #() "[]")
     ("symbol value is a string" foo "\"foo\"")
-    ("alist with string and symbol keys" (("a" . 1) (b . #t)) "{\"a\":1,\"b\":true}")
+    ("alist with string and symbol keys" (("a" . 1) (b . #t))
+     "{\"a\":1,\"b\":true}")
     ("duplicate keys kept" (("a" . 1) ("a" . 2)) "{\"a\":1,\"a\":2}")
     ("nested" (("v" . #(1 "x" (("y" . null)) #())))
      "{\"v\":[1,\"x\",{\"y\":null},[]]}")
     ("fixnum max" ,most-positive-fixnum ,(number->string most-positive-fixnum))
     ("fixnum min" ,most-negative-fixnum ,(number->string most-negative-fixnum))
     ("bignum" ,(expt 2 100) "1267650600228229401496703205376")
-    ("negative bignum" ,(- (expt 10 40)) ,(string-append "-1" (make-string 40 #\0)))
+    ("negative bignum" ,(- (expt 10 40))
+     ,(string-append "-1" (make-string 40 #\0)))
     ("zero" 0 "0")
     ("1/3 is written inexact" 1/3 "0.3333333333333333")
     ("1/2" 1/2 "0.5")
@@ -310,7 +326,17 @@
     ("other controls as \\u00XX" "\x00\x01\x1f" "\"\\u0000\\u0001\\u001f\"")
     ("DEL is raw" "\x7f" "\"\x7f\"")
     ("non-ASCII is raw UTF-8" "é€😀" "\"é€😀\"")
-    ("key escapes" (("a\"b\n" . 1)) "{\"a\\\"b\\n\":1}")))
+    ("key escapes" (("a\"b\n" . 1)) "{\"a\\\"b\\n\":1}")
+    ("Latin-1 output switches to UTF-8 at a wide string"
+     (("é" . #("ÿ" "😀" "é")))  "{\"é\":[\"ÿ\",\"😀\",\"é\"]}")
+    ("2^-25, a tie, rounds to even" ,(expt 2. -25) "2.9802322387695312e-8")
+    ("1e7" 1e7 "1.0e7")
+    ("12345678.0" 12345678. "12345678.0")
+    ("1.2e7" 1.2e7 "1.2e7")
+    ("99140100.0" 99140100. "99140100.0")
+    ("0.001" 0.001 "0.001")
+    ("1.5e-4" 1.5e-4 "1.5e-4")
+    ("1e300 goes through number->string" 1e300 "1.0e300")))
 
 (define (circular-vector)
   (let ((v (vector 1 2)))
@@ -431,6 +457,13 @@
                             (eqv? back (guile-json-decode text))
                             (string=? text (guile-json:scm->json-string d))))))
               (random-doubles 2000 11))))
+
+   (test-equal "encode: doubles are written as number->string writes them"
+     '()
+     (first-n 5
+      (filter (lambda (d)
+                (not (string=? (scm->json-string d) (number->string d))))
+              (printable-doubles 50000 3))))
 
    (test-group "encode: values"
      (for-each
