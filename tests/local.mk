@@ -50,3 +50,4 @@ TEST_HANDLERS = \
 
 EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS)
 check_DATA = $(go_DATA) $(glgo_DATA)
+TESTS += tests/scm/json.scm
