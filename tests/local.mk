@@ -48,6 +48,23 @@ TEST_HANDLERS = \
   tests/handlers/timeout-sleep.scm \
   tests/handlers/timeout-stuck-c.scm
 
-EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS)
+# The JSON codec's corpus, checked against guile-json.
+JSON_CORPUS = \
+  tests/json/valid.txt \
+  tests/json/invalid.txt \
+  tests/json/events/alb.json \
+  tests/json/events/apigw-v1-rest.json \
+  tests/json/events/apigw-v2-http.json \
+  tests/json/events/cloudwatch-logs.json \
+  tests/json/events/cognito-pre-signup.json \
+  tests/json/events/dynamodb-stream.json \
+  tests/json/events/eventbridge.json \
+  tests/json/events/kinesis.json \
+  tests/json/events/s3-put.json \
+  tests/json/events/sns.json \
+  tests/json/events/sqs.json
+
+EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS) \
+  $(JSON_CORPUS)
 check_DATA = $(go_DATA) $(glgo_DATA)
 TESTS += tests/scm/json.scm
