@@ -68,3 +68,7 @@ EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS) \
   $(JSON_CORPUS)
 check_DATA = $(go_DATA) $(glgo_DATA)
 TESTS += tests/scm/json.scm
+TESTS += tests/cli/process.scm
+TEST_HANDLERS += tests/handlers/process-await.scm
+TEST_HANDLERS += tests/handlers/process-callback.scm
+TEST_HANDLERS += tests/handlers/process-timeout.scm
