@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,7 +380,8 @@ request_init (struct gl_request *req)
 static void
 results_fd_claim (void)
 {
-  int fd = dup (STDOUT_FILENO);
+  /* Close-on-exec: a child must not hold the result stream open. */
+  int fd = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 
   if (fd < 0)
     return;

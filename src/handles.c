@@ -255,10 +255,18 @@ gl_uv_error (int status, const char *syscall, const char *target)
                      scm_from_utf8_string (message));
 }
 
+/* libguile 3.0.8 does not export scm_raise_exception: go through
+   Scheme's raise-exception. */
 void
 gl_uv_raise (int status, const char *syscall, const char *target)
 {
-  scm_raise_exception (gl_uv_error (status, syscall, target));
+  static SCM raise_var;
+
+  if (raise_var == NULL)
+    raise_var = scm_c_public_lookup ("guile", "raise-exception");
+  scm_call_1 (scm_variable_ref (raise_var),
+              gl_uv_error (status, syscall, target));
+  abort ();                     /* raise-exception does not return */
 }
 
 /* The Scheme side. */

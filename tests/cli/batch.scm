@@ -12,11 +12,12 @@
 ;; Events arrive with pauses, as from a stream: the first interval tick
 ;; comes due (100 ms) while the container is frozen between events 1
 ;; and 2; event 3 hangs on the interval and times out; event 4 finds a
-;; fresh container.
+;; fresh container.  The pause is long enough for a slow cold start on a
+;; loaded machine to finish well before the second event.
 (define story
   (run (list "sh" "-c"
              (string-append
-              "{ echo '{}'; sleep 0.35; echo '{}'; echo '{\"hang\":true}'; "
+              "{ echo '{}'; sleep 0.8; echo '{}'; echo '{\"hang\":true}'; "
               "echo '{}'; } | guile-lambda batch --timeout 1 "
               (fixture "batch-story.scm")))))
 
@@ -102,7 +103,7 @@
    (test-group "JSON logs name a callback's origin request"
      (let* ((r (run (list "sh" "-c"
                           (string-append
-                           "{ echo '{}'; sleep 0.35; echo '{}'; sleep 0.35; echo '{}'; } | "
+                           "{ echo '{}'; sleep 0.8; echo '{}'; sleep 0.8; echo '{}'; } | "
                            "guile-lambda batch " (fixture "batch-story.scm")))
                     #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
             (ids (map (lambda (r) (json-ref r "requestId")) (run-records r)))
