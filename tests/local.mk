@@ -68,6 +68,14 @@ EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS) \
   $(JSON_CORPUS)
 check_DATA = $(go_DATA) $(glgo_DATA)
 TESTS += tests/scm/json.scm
+TESTS += tests/cli/fs.scm
+TESTS += tests/cli/dns.scm
+TESTS += tests/cli/signals.scm
+TEST_HANDLERS += tests/handlers/fs-await.scm
+TEST_HANDLERS += tests/handlers/fs-callbacks.scm
+TEST_HANDLERS += tests/handlers/dns-lookup.scm
+TEST_HANDLERS += tests/handlers/signals-self.scm
+TEST_HANDLERS += tests/handlers/signals-keepalive.scm
 TESTS += tests/cli/process.scm
 TEST_HANDLERS += tests/handlers/process-await.scm
 TEST_HANDLERS += tests/handlers/process-callback.scm

@@ -1,0 +1,84 @@
+;;; Host name lookups through the system resolver: localhost and
+;;; literal addresses succeed without a network; a name under the
+;;; reserved .invalid domain (RFC 6761) fails, and must fail fast.
+(use-modules (srfi srfi-1)
+             (srfi srfi-64)
+             (ice-9 regex)
+             (tests lib tap)
+             (tests lib cli))
+
+(define (lookup host . more)
+  (guile-lambda "invoke" (fixture "dns-lookup.scm")
+                (string-append "{\"host\":\"" host "\""
+                               (if (null? more) "" (car more)) "}")))
+
+(define unknown-host "no-such-host.invalid")
+
+(define (every-address? addresses ok?)
+  (and (vector? addresses)
+       (every ok? (vector->list addresses))))
+
+(run-tests "dns"
+ (lambda ()
+   (let* ((r (lookup "localhost"))
+          (addresses (run-json r)))
+     (test-equal "localhost: success" 0 (run-status r))
+     (test-assert "localhost: a vector of addresses"
+                  (and (vector? addresses) (> (vector-length addresses) 0)))
+     (test-assert "localhost: loopback addresses only"
+                  (every-address? addresses
+                                  (lambda (a)
+                                    (member (json-ref a "address")
+                                            '("127.0.0.1" "::1")))))
+     (test-assert "localhost: each with its family"
+                  (every-address? addresses
+                                  (lambda (a)
+                                    (equal? (json-ref a "family")
+                                            (if (string-index (json-ref a "address") #\:)
+                                                "ipv6" "ipv4")))))
+     (test-assert "localhost: no address twice"
+                  (let ((l (map (lambda (a) (json-ref a "address"))
+                                (vector->list addresses))))
+                    (equal? l (delete-duplicates l)))))
+   (test-equal "an IPv4 literal" #((("address" . "127.0.0.1") ("family" . "ipv4")))
+               (run-json (lookup "127.0.0.1")))
+   (test-equal "an IPv6 literal" #((("address" . "::1") ("family" . "ipv6")))
+               (run-json (lookup "::1")))
+
+   (let* ((r (lookup unknown-host ",\"catch\":true"))
+          (v (run-json r)))
+     (test-equal "unknown host: caught at the await" 0 (run-status r))
+     ;; EAI_NONAME here; a resolver that cannot reach its server may
+     ;; say EAI_AGAIN.
+     (test-assert "unknown host: getaddrinfo's error code"
+                  (member (json-ref v "code") '("EAI_NONAME" "EAI_AGAIN")))
+     (test-assert "unknown host: the message names the lookup and the host"
+                  (string-match "^dns-lookup EAI_[A-Z]+ no-such-host\\.invalid: "
+                                (json-ref v "message")))
+     (test-assert "unknown host: fails fast, without a network"
+                  (< (run-seconds r) 10)))
+   (let ((r (lookup unknown-host)))
+     (test-equal "unknown host uncaught: the invocation fails" 1 (run-status r))
+     (test-equal "unknown host uncaught: a uv-error" "uv-error"
+                 (json-ref (run-json r) "errorType")))
+   (let ((r (lookup "")))
+     (test-equal "an empty host name: fails" 1 (run-status r))
+     (test-assert "an empty host name: says why"
+                  (string-contains (json-ref (run-json r) "errorMessage")
+                                   "bad host name")))
+
+   (let ((r (guile-lambda "invoke" (fixture "dns-lookup.scm:callback-handler")
+                          "{\"host\":\"localhost\"}")))
+     (test-equal "callback style: success" 0 (run-status r))
+     (test-assert "callback style: the number of addresses"
+                  (> (run-json r) 0))
+     (test-assert "in flight: a getaddrinfo request with its host and origin"
+                  (stderr-has? r "INFO\tgetaddrinfo #[0-9]+ \\(host localhost\\), created at .*dns-lookup.scm:20:14 during request "))
+     (test-assert "in flight: its details and active-requests"
+                  (stderr-has? r "INFO\tdetails \\(\\(host \\. \"localhost\"\\)\\) listed #t")))
+   (let ((r (guile-lambda "invoke" (fixture "dns-lookup.scm:callback-handler")
+                          (string-append "{\"host\":\"" unknown-host "\"}"))))
+     (test-equal "callback style, unknown host: fails" 1 (run-status r))
+     (test-assert "callback style, unknown host: the message names the host"
+                  (string-contains (json-ref (run-json r) "errorMessage")
+                                   unknown-host)))))
