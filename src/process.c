@@ -739,19 +739,6 @@ process_spawn (SCM origin, SCM program, SCM args, SCM options, SCM on_exit)
   return h->object;
 }
 
-/* gl_uv_raise, until handles.c stops calling scm_raise_exception, which
-   libguile 3.0.8 does not export. */
-static void
-uv_raise (int status, const char *syscall, const char *target)
-{
-  static SCM raise_exception = SCM_BOOL_F;
-
-  if (scm_is_false (raise_exception))
-    raise_exception = scm_c_public_ref ("guile", "raise-exception");
-  scm_call_1 (raise_exception, gl_uv_error (status, syscall, target));
-  abort ();                     /* raise-exception does not return */
-}
-
 /* (%process-kill ORIGIN PROC SIGNAL) */
 static SCM
 process_kill (SCM origin, SCM proc, SCM signal)
@@ -774,11 +761,11 @@ process_kill (SCM origin, SCM proc, SCM signal)
   c = h ? h->data : NULL;
   /* After the exit the pid may belong to another process already. */
   if (c == NULL || h->closing || c->exited || c->pid == 0)
-    uv_raise (UV_ESRCH, "kill", "(the process has exited)");
+    gl_uv_raise (UV_ESRCH, "kill", "(the process has exited)");
   snprintf (target, sizeof target, "pid %d", c->pid);
   r = uv_process_kill (&h->u.process, signum);
   if (r != 0)
-    uv_raise (r, "kill", target);
+    gl_uv_raise (r, "kill", target);
   return SCM_UNSPECIFIED;
 }
 
