@@ -4,6 +4,7 @@
    the registry. */
 #include "bindings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,7 +102,6 @@ dns_lookup (SCM origin, SCM host, SCM proc)
   struct gl_handle *r;
   size_t len;
   char *c_host;
-  SCM err;
   int rc;
 
   SCM_ASSERT_TYPE (scm_is_string (host), host, 1, "dns-lookup",
@@ -127,9 +127,11 @@ dns_lookup (SCM origin, SCM host, SCM proc)
   r->u.getaddrinfo.data = r;
   if (rc < 0)
     {
-      err = gl_uv_error (rc, "dns-lookup", r->text);
+      char target[512];         /* gl_uv_error's message is no longer */
+
+      snprintf (target, sizeof target, "%s", r->text);
       gl_request_abandon (r);
-      scm_raise_exception (err);
+      gl_uv_raise (rc, "dns-lookup", target);
     }
   return r->object;
 }

@@ -11,6 +11,7 @@
 #include "bindings.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -528,13 +529,16 @@ fs_request_new (SCM origin, enum fs_op op, char *path, char *to, SCM proc)
 static SCM
 fs_started (struct gl_handle *h, int r)
 {
-  SCM err;
+  const struct fs_state *st = fs_state (h);
+  enum fs_op op = st->op;
+  char target[512];             /* gl_uv_error's message is no longer */
 
   if (r < 0)
     {
-      err = fs_error (h, r);
+      snprintf (target, sizeof target, "%s%s%s", h->text,
+                st->to ? " -> " : "", st->to ? st->to : "");
       gl_request_abandon (h);
-      scm_raise_exception (err);
+      gl_uv_raise (r, op_subrs[op], target);
     }
   return h->object;
 }

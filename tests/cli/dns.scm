@@ -67,6 +67,12 @@
                   (string-contains (json-ref (run-json r) "errorMessage")
                                    "bad host name")))
 
+   (let ((r (lookup (make-string 300 #\a))))
+     (test-equal "a name too long to resolve: fails at once" 1 (run-status r))
+     (test-assert "a name too long to resolve: libuv's EINVAL, raised"
+                  (string-prefix? "dns-lookup EINVAL aaaa"
+                                  (json-ref (run-json r) "errorMessage"))))
+
    (let ((r (guile-lambda "invoke" (fixture "dns-lookup.scm:callback-handler")
                           "{\"host\":\"localhost\"}")))
      (test-equal "callback style: success" 0 (run-status r))
