@@ -530,10 +530,11 @@ void
 gl_engine_reset (void)
 {
   gl_registry_close_all ();
-  /* Closing handles keep the loop alive just long enough to run their
-     close callbacks, which is where their memory goes. */
-  while (uv_run (&eng.loop, UV_RUN_NOWAIT) != 0)
-    ;
+  /* One turn runs the close callbacks, where handles' memory goes.
+     Requests still in flight (a read of a FIFO nobody writes, a slow
+     DNS lookup) are not waited for: they finish in some later turn, and
+     their callbacks are dropped. */
+  uv_run (&eng.loop, UV_RUN_NOWAIT);
   root_set (ROOT_MODULE, SCM_BOOL_F);
   root_set (ROOT_PROC, SCM_BOOL_F);
   eng.state = GL_CONTAINER_COLD;
@@ -612,6 +613,9 @@ gl_engine_configure (const struct gl_function *fn, const char *handler)
   sa.sa_handler = signal_ignore;  /* no SA_RESTART: EINTR is the point */
   sigemptyset (&sa.sa_mask);
   sigaction (SIGURG, &sa, NULL);
+  /* Writing to a peer or a child that stopped reading is an EPIPE for
+     the binding to report, not the end of the container, as in Node. */
+  signal (SIGPIPE, SIG_IGN);
   return gl_watchdog_start (&ops);
 }
 

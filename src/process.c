@@ -797,10 +797,6 @@ gl_process_init (void)
   children.prev = children.next = &children;
   owner_pid = getpid ();
   atexit (children_kill_at_exit);
-  /* Writing to a child that has stopped reading must be an EPIPE, not
-     the end of the container, as in Node.  libuv restores the default
-     in the child before exec. */
-  signal (SIGPIPE, SIG_IGN);
   scm_c_define_gsubr ("%process-spawn", 5, 0, 0, process_spawn);
   scm_c_define_gsubr ("%process-kill", 3, 0, 0, process_kill);
   scm_c_define_gsubr ("%process-pid", 2, 0, 0, process_pid);

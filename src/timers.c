@@ -48,9 +48,10 @@ timer_start (SCM origin, SCM proc, SCM ms, int repeating, const char *subr)
   uint64_t timeout;
   int r;
 
-  SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 2, subr,
+  /* Positions as the caller sees them, without the origin. */
+  SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 1, subr,
                    "procedure");
-  SCM_ASSERT_TYPE (scm_is_real (ms), ms, 3, subr, "number of milliseconds");
+  SCM_ASSERT_TYPE (scm_is_real (ms), ms, 2, subr, "number of milliseconds");
   /* Node clamps delays below 1 ms to 1 ms. */
   timeout = scm_to_double (ms) >= 1 ? (uint64_t) scm_to_double (ms) : 1;
   h = gl_handle_new (&timer_class, origin, proc);
@@ -119,7 +120,7 @@ set_immediate (SCM origin, SCM proc)
   struct gl_handle *h;
   int r;
 
-  SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 2,
+  SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 1,
                    "set-immediate", "procedure");
   h = gl_handle_new (&immediate_class, origin, proc);
   if (immediates_pending++ == 0)

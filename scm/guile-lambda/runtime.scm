@@ -82,7 +82,9 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
                  (compile form #:env (current-module) #:from 'scheme
                           #:to 'value)
                  (loop)))))
-         #:guess-encoding #t)
+         ;; UTF-8 unless the file says otherwise in a coding: comment,
+         ;; whatever the locale.
+         #:guess-encoding #t #:encoding "UTF-8")
        (current-module)))))
 
 (define (handler-procedure module name file)

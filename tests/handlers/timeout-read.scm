@@ -1,5 +1,5 @@
 ;; Blocked in read(2) on a pipe nobody writes to.
 (use-modules (ice-9 rdelim))
 (define silent (pipe))
-(define (handler event context)
+(define (handler event context) (display "handler started\n")
   (read-line (car silent)))

@@ -1,3 +1,3 @@
 ;; Blocked in a system call.
-(define (handler event context)
+(define (handler event context) (display "handler started\n")
   (sleep 60))

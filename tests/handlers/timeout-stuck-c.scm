@@ -5,7 +5,7 @@
   (pointer->procedure int (dynamic-func "pthread_mutex_lock" (dynamic-link))
                       '(*)))
 (define mutex (make-bytevector 64 0))
-(define (handler event context)
+(define (handler event context) (display "handler started\n")
   (set-timeout (lambda () #t) 60000)
   (mutex-lock (bytevector->pointer mutex))
   (mutex-lock (bytevector->pointer mutex)))

@@ -12,7 +12,8 @@
             run run-status run-stdout run-stderr run-seconds run-json
             run-lines run-records
             guile-lambda
-            log-lines-matching stderr-has?
+            log-lines-matching stderr-has? log-line-time
+            seconds-since-log-line run-ended
             json-ref
             call-with-batch-process))
 
@@ -26,12 +27,13 @@
   (string-append (srcdir) "/examples/" name))
 
 (define-record-type <run>
-  (make-run status stdout stderr seconds)
+  (make-run status stdout stderr seconds ended)
   run?
   (status run-status)
   (stdout run-stdout)
   (stderr run-stderr)
-  (seconds run-seconds))
+  (seconds run-seconds)
+  (ended run-ended))            ; epoch seconds when the process had ended
 
 (define (temp-file contents)
   (let* ((port (mkstemp! (string-copy "/tmp/gl-test-XXXXXX")))
@@ -63,7 +65,7 @@ variables of ENV (an alist) added; return a <run>."
          (errors (call-with-input-file err get-string-all)))
     (delete-file in)
     (delete-file err)
-    (make-run status out errors (- t1 t0))))
+    (make-run status out errors (- t1 t0) t1)))
 
 (define* (guile-lambda #:rest args)
   "Run guile-lambda with ARGS; keyword arguments as for run."
@@ -93,6 +95,22 @@ variables of ENV (an alist) added; return a <run>."
                         (vector-ref obj key))
                    (let ((p (assoc key obj))) (and p (cdr p))))))
         obj keys))
+
+(define (log-line-time line)
+  "Epoch seconds of a log line's ISO timestamp (millisecond precision)."
+  (let ((m (string-match "^([0-9-]+T[0-9:]+)\\.([0-9]{3})Z\t" line)))
+    (and m
+         (+ (car (mktime (car (strptime "%Y-%m-%dT%H:%M:%S" (match:substring m 1)))
+                         "UTC"))
+            (/ (string->number (match:substring m 2)) 1000.)))))
+
+(define (seconds-since-log-line r pattern)
+  "Seconds from the first log line of R matching PATTERN to the end of
+the process: how long it took after that line was written."
+  (let ((lines (log-lines-matching r pattern)))
+    (and (pair? lines)
+         (let ((t (log-line-time (car lines))))
+           (and t (- (run-ended r) t))))))
 
 (define (log-lines-matching r pattern)
   "Lines of R's standard error that match the regular expression PATTERN."
