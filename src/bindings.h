@@ -14,4 +14,10 @@ void gl_process_init (void);
 void gl_dns_init (void);
 void gl_signals_init (void);
 
+/* Signal names, both ways (signals.c): SIGNUM's name written to OUT,
+   from the usual names or as SIGRTMIN+N, or -1 if it has none; the
+   number of the signal called NAME, or 0. */
+int gl_signal_name (int signum, char *out, size_t size);
+int gl_signal_number (const char *name);
+
 #endif

@@ -60,50 +60,30 @@ static SCM sym_pipe, sym_ignore, sym_inherit;
 
 #define SYM(s) scm_from_utf8_symbol (s)
 
-/* Signal names, both ways: Scheme speaks 'SIGTERM, the kernel 15. */
-static const struct { const char *name; int number; } signals[] = {
-  { "SIGHUP", SIGHUP }, { "SIGINT", SIGINT }, { "SIGQUIT", SIGQUIT },
-  { "SIGILL", SIGILL }, { "SIGTRAP", SIGTRAP }, { "SIGABRT", SIGABRT },
-  { "SIGBUS", SIGBUS }, { "SIGFPE", SIGFPE }, { "SIGKILL", SIGKILL },
-  { "SIGUSR1", SIGUSR1 }, { "SIGSEGV", SIGSEGV }, { "SIGUSR2", SIGUSR2 },
-  { "SIGPIPE", SIGPIPE }, { "SIGALRM", SIGALRM }, { "SIGTERM", SIGTERM },
-  { "SIGCHLD", SIGCHLD }, { "SIGCONT", SIGCONT }, { "SIGSTOP", SIGSTOP },
-  { "SIGTSTP", SIGTSTP }, { "SIGTTIN", SIGTTIN }, { "SIGTTOU", SIGTTOU },
-  { "SIGURG", SIGURG }, { "SIGXCPU", SIGXCPU }, { "SIGXFSZ", SIGXFSZ },
-  { "SIGVTALRM", SIGVTALRM }, { "SIGPROF", SIGPROF },
-  { "SIGWINCH", SIGWINCH }, { "SIGIO", SIGIO }, { "SIGSYS", SIGSYS },
-#ifdef SIGPWR
-  { "SIGPWR", SIGPWR },
-#endif
-};
-
+/* Scheme speaks 'SIGTERM, the kernel 15. */
 static SCM
 signal_to_scm (int number)
 {
-  size_t i;
+  char name[32];
 
-  for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
-    if (signals[i].number == number)
-      return SYM (signals[i].name);
-  return scm_from_int (number);
+  if (gl_signal_name (number, name, sizeof name) < 0)
+    return scm_from_int (number);
+  return SYM (name);
 }
 
 /* -1 if NAME is no signal we know. */
 static int
 signal_from_scm (SCM name)
 {
-  size_t i;
   char *s;
-  int number = -1;
+  int number;
 
   if (scm_is_integer (name))
     return scm_to_int (name);
   s = scm_to_utf8_string (scm_symbol_to_string (name));
-  for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
-    if (strcmp (signals[i].name, s) == 0)
-      number = signals[i].number;
+  number = gl_signal_number (s);
   free (s);
-  return number;
+  return number ? number : -1;
 }
 
 /* The registry. */

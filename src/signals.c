@@ -49,9 +49,8 @@ static const struct signal_name signal_names[] = {
 static unsigned int watchers[NSIG];
 static unsigned char was_ignored[NSIG];
 
-/* SIGNUM's name: from the table, SIGRTMIN+N, or NULL. */
-static int
-signal_name (int signum, char *out, size_t size)
+int
+gl_signal_name (int signum, char *out, size_t size)
 {
   size_t i;
 
@@ -63,9 +62,8 @@ signal_name (int signum, char *out, size_t size)
   return -1;
 }
 
-/* The number of the signal named NAME, or 0. */
-static int
-signal_number (const char *name)
+int
+gl_signal_number (const char *name)
 {
   size_t i;
   char *end;
@@ -117,7 +115,7 @@ signal_from_scm (SCM sig, char *name, size_t size, const char *subr)
   if (scm_is_integer (sig))
     {
       signum = scm_is_signed_integer (sig, 1, NSIG - 1) ? scm_to_int (sig) : 0;
-      if (signum == 0 || signal_name (signum, name, size) < 0)
+      if (signum == 0 || gl_signal_name (signum, name, size) < 0)
         scm_misc_error (subr, "~s is not a signal number", scm_list_1 (sig));
     }
   else
@@ -126,13 +124,13 @@ signal_from_scm (SCM sig, char *name, size_t size, const char *subr)
                        subr, "signal name (such as SIGUSR1) or number");
       s = scm_to_utf8_string (scm_is_symbol (sig) ? scm_symbol_to_string (sig)
                                                   : sig);
-      signum = signal_number (s);
+      signum = gl_signal_number (s);
       free (s);
       if (signum == 0)
         scm_misc_error (subr, "unknown signal name ~s: expected a name such "
                         "as SIGUSR1, SIGUSR2, SIGHUP or SIGTERM, or a "
                         "signal number", scm_list_1 (sig));
-      signal_name (signum, name, size);
+      gl_signal_name (signum, name, size);
     }
   why = signal_refusal (signum);
   if (why)
