@@ -9,7 +9,6 @@
    shared with udp.c. */
 #include "bindings.h"
 
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1013,11 +1012,6 @@ gl_host_from_scm (SCM host, int pos, const char *subr)
 void
 gl_tcp_init (void)
 {
-  /* Writing to a connection the peer has closed must be an EPIPE
-     through the write's callback, not the end of the container: Node
-     ignores SIGPIPE for this.  process.c does the same, and libuv
-     restores the default in children before exec. */
-  signal (SIGPIPE, SIG_IGN);
   uv_idle_init (gl_handles_loop (), &due_idle);
   scm_c_define_gsubr ("%tcp-connect", 4, 0, 0, tcp_connect);
   scm_c_define_gsubr ("%tcp-listen", 4, 0, 0, tcp_listen);
