@@ -3,4 +3,6 @@ EXTRA_DIST +=				\
   examples/hello.scm			\
   examples/cached-result.scm		\
   examples/interval.scm			\
-  examples/return-style.scm
+  examples/return-style.scm		\
+  examples/polled-connection.scm	\
+  examples/direct-style.scm

@@ -609,6 +609,16 @@ argv_from_scm (SCM args, int *argc)
   return argv;
 }
 
+static void
+argv_free (char **argv, int argc)
+{
+  int i;
+
+  for (i = 0; i < argc; i++)
+    free (argv[i]);
+  free (argv);
+}
+
 static SCM
 cli_main (SCM args)
 {
@@ -621,7 +631,10 @@ cli_main (SCM args)
   usage_failed = 0;
   r = cli_parse (&cli, argc, argv);
   if (r != 0)
-    return scm_from_int (r > 0 ? 0 : EXIT_USAGE);
+    {
+      argv_free (argv, argc);
+      return scm_from_int (r > 0 ? 0 : EXIT_USAGE);
+    }
   gl_log_configure ();
   function_configure (&fn, &cli);
   results_fd_claim ();
@@ -631,6 +644,7 @@ cli_main (SCM args)
   scm_set_current_error_port (gl_log_port (GL_LOG_ERROR));
   r = strcmp (cli.command, "invoke") == 0 ? invoke_run (&cli)
     : batch_run (&cli);
+  argv_free (argv, argc);
   return scm_from_int (r);
 }
 

@@ -17,16 +17,6 @@
 /* Node's default. */
 #define TCP_BACKLOG 511
 
-/* The socket address helpers, also used by udp.c. */
-int gl_sockaddr_parse (const char *host, int port,
-                       struct sockaddr_storage *out);
-SCM gl_sockaddr_to_scm (const struct sockaddr *sa);
-void gl_sockaddr_format (const struct sockaddr *sa, struct gl_buf *out);
-char *gl_bytes_from_scm (SCM data, size_t *len, int pos, const char *subr);
-SCM gl_bytevector_from_bytes (const char *bytes, size_t len);
-int gl_port_from_scm (SCM port, int pos, const char *subr);
-char *gl_host_from_scm (SCM host, int pos, const char *subr);
-
 /* What a tcp handle carries besides its uv_tcp_t, in h->data.  Its
    h->callback is a server's on-connection procedure, h->extra the
    tcp-on-data procedure while the connection streams, h->text the

@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* From tcp.c. */
-int gl_sockaddr_parse (const char *host, int port,
-                       struct sockaddr_storage *out);
-SCM gl_sockaddr_to_scm (const struct sockaddr *sa);
-void gl_sockaddr_format (const struct sockaddr *sa, struct gl_buf *out);
-char *gl_bytes_from_scm (SCM data, size_t *len, int pos, const char *subr);
-SCM gl_bytevector_from_bytes (const char *bytes, size_t len);
-int gl_port_from_scm (SCM port, int pos, const char *subr);
-char *gl_host_from_scm (SCM host, int pos, const char *subr);
-
 /* The largest datagram: 65535 less the IP and UDP headers, and more. */
 static char recv_buffer[65536];
 

@@ -8,6 +8,9 @@
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (system base compile)
+  ;; Loaded now: printing an error may need it, and loading it then can
+  ;; fail, e.g. with no file descriptor left.
+  #:use-module (system repl debug)
   #:export (parse-handler-name
             load-handler
             guarded-apply
@@ -79,8 +82,10 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
            (let loop ()
              (let ((form (read port)))
                (unless (eof-object? form)
+                 ;; Form by form, a reference to a later definition
+                 ;; would be warned about as unbound: no warnings.
                  (compile form #:env (current-module) #:from 'scheme
-                          #:to 'value)
+                          #:to 'value #:opts '(#:warnings ()))
                  (loop)))))
          ;; UTF-8 unless the file says otherwise in a coding: comment,
          ;; whatever the locale.

@@ -1,5 +1,6 @@
 ;;; The examples do what their comments promise.
-(use-modules (srfi srfi-64)
+(use-modules (srfi srfi-1)
+             (srfi srfi-64)
              (json)
              (tests lib tap)
              (tests lib cli))
@@ -48,4 +49,41 @@
                    (json-ref (json-string->scm (json-ref response "body")) "sum")))
      (let ((r (guile-lambda "invoke" (example "return-style.scm") "{\"body\":\"nope\"}")))
        (test-equal "a bad body is a 400, and no exception escapes" 400
-                   (json-ref (run-json r) "statusCode"))))))
+                   (json-ref (run-json r) "statusCode"))))
+
+   ;; The article: a handler calls its callback while a polled database
+   ;; connection is open.
+   (test-group "polled-connection"
+     (let ((r (guile-lambda "invoke" (example "polled-connection.scm")
+                            "--timeout" "2")))
+       (test-equal "flag #t: times out" 124 (run-status r))
+       (test-assert "the log names the TCP handles with their origin"
+                    (stderr-has? r "ERROR\t  tcp #[0-9]+ \\(.*\\), created at .*polled-connection.scm:27:3 during request"))
+       (test-assert "and the interval with its origin"
+                    (stderr-has? r "ERROR\t  timer #[0-9]+ \\(interval 100 ms.*polled-connection.scm:83:18 during request"))
+       (test-assert "after a second, a WARN already said what keeps it open"
+                    (stderr-has? r "WARN\t  tcp #[0-9]+ .*polled-connection.scm:27:3")))
+     (let* ((r (run (list "sh" "-c"
+                          (string-append
+                           "{ echo '{\"wait\":false}'; sleep 0.5; echo '{\"wait\":false}'; } | "
+                           "guile-lambda batch " (example "polled-connection.scm")))))
+            (records (run-records r)))
+       (test-equal "flag #f: both succeed" '("success" "success")
+                   (map (lambda (x) (json-ref x "status")) records))
+       (test-assert "flag #f: at once"
+                    (every (lambda (x) (< (json-ref x "durationMs") 1000)) records))
+       (test-equal "the next invocation uses the same connection"
+                   (json-ref (car records) "result" "localPort")
+                   (json-ref (cadr records) "result" "localPort"))
+       (test-equal "which still answers" 2
+                   (json-ref (cadr records) "result" "queries"))
+       (test-assert "and was polled while frozen and thawed"
+                    (> (json-ref (cadr records) "result" "polls") 0))))
+
+   (test-group "direct-style"
+     (let* ((r (guile-lambda "invoke" (example "direct-style.scm") "{\"text\":\"hello\"}"))
+            (result (run-json r)))
+       (test-equal "status" 0 (run-status r))
+       (test-equal "through a file" "hello" (json-ref result "fromFile"))
+       (test-equal "through TCP" "hello" (json-ref result "echoed"))
+       (test-equal "through a child process" 5 (json-ref result "bytes"))))))
