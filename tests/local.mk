@@ -90,3 +90,4 @@ TEST_HANDLERS += tests/handlers/tcp-gc.scm
 TEST_HANDLERS += tests/handlers/tcp-memory.scm
 TEST_HANDLERS += tests/handlers/udp-echo.scm
 TEST_HANDLERS += tests/handlers/udp-errors.scm
+TESTS += tests/scm/events.scm
