@@ -31,10 +31,16 @@ struct cli {
   double timeout_s;
   int memory_mb;
   const char *function_name;
+  const char *event_template;   /* invoke: a sample event of this kind */
+  int listen;                   /* repl: also serve the REPL on loopback */
+  int listen_port;
   unsigned long batch_line;     /* the event being run, for a hard stop */
 };
 
 static const char *program = "guile-lambda";
+
+/* Guile's own default for its REPL server. */
+#define REPL_DEFAULT_PORT 37146
 static int results_fd = STDOUT_FILENO;
 
 static void
@@ -68,6 +74,8 @@ Commands:\n\
   batch HANDLER [FILE|-]   run each line of an NDJSON stream (default: standard\n\
                            input) as one event in one container, and print\n\
                            one NDJSON record per event, in input order\n\
+  repl [HANDLER]           Guile's REPL in the handler's module, with\n\
+                           meta-commands that step invocations (,help lambda)\n\
 \n\
 HANDLER is FILE.scm (procedure `handler'), FILE.scm:PROC, or NAME.PROC\n\
 (file NAME.scm under $LAMBDA_TASK_ROOT or the current directory).\n\
@@ -79,6 +87,11 @@ Options:\n\
       --env KEY=VALUE      set an environment variable for the handler\n\
                            (may be repeated)\n\
       --env-file FILE      set the KEY=VALUE lines of FILE\n\
+      --event-template KIND  invoke: a sample event of KIND (apigw-v2, sqs,\n\
+                           s3-put, eventbridge-scheduled, apigw-v1, sns,\n\
+                           dynamodb) instead of EVENT\n\
+      --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
+                           (default 37146), for Geiser\n\
   -h, --help               print this help and exit\n\
   -V, --version            print version information and exit\n\
 \n\
@@ -176,6 +189,8 @@ cli_parse (struct cli *cli, int argc, char **argv)
     { "function-name", required_argument, NULL, 'n' },
     { "env", required_argument, NULL, 'e' },
     { "env-file", required_argument, NULL, 'f' },
+    { "event-template", required_argument, NULL, 'T' },
+    { "listen", optional_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -217,6 +232,25 @@ cli_parse (struct cli *cli, int argc, char **argv)
         if (env_file_load (optarg) != 0)
           return -1;
         break;
+      case 'T':
+        cli->event_template = optarg;
+        break;
+      case 'l':
+        cli->listen = 1;
+        cli->listen_port = REPL_DEFAULT_PORT;
+        /* --listen PORT as well as --listen=PORT. */
+        if (optarg == NULL && optind < argc && argv[optind][0] >= '0'
+            && argv[optind][0] <= '9')
+          optarg = argv[optind++];
+        if (optarg)
+          {
+            long port = strtol (optarg, &end, 10);
+            if (*end != '\0' || port < 1 || port > 65535)
+              return usage_error ("--listen takes a port from 1 to 65535, "
+                                  "not '%s'", optarg), -1;
+            cli->listen_port = (int) port;
+          }
+        break;
       case ':':
         return usage_error ("option '%s' needs an argument",
                             argv[optind - 1]), -1;
@@ -224,17 +258,22 @@ cli_parse (struct cli *cli, int argc, char **argv)
         return usage_error ("unknown option '%s'", argv[optind - 1]), -1;
       }
   if (optind >= argc)
-    return usage_error ("no command given: use invoke or batch"), -1;
+    return usage_error ("no command given: use invoke, batch or repl"), -1;
   cli->command = argv[optind++];
-  if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch"))
-    return usage_error ("unknown command '%s': use invoke or batch",
+  if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
+      && strcmp (cli->command, "repl"))
+    return usage_error ("unknown command '%s': use invoke, batch or repl",
                         cli->command), -1;
+  if (optind >= argc && strcmp (cli->command, "repl") == 0)
+    return 0;
   if (optind >= argc)
     return usage_error ("%s needs a HANDLER, such as examples/hello.scm",
                         cli->command), -1;
   cli->handler = argv[optind++];
-  if (optind < argc)
+  if (optind < argc && strcmp (cli->command, "repl") != 0)
     cli->input = argv[optind++];
+  if (cli->event_template && cli->input)
+    return usage_error ("give an EVENT or --event-template, not both"), -1;
   if (optind < argc)
     return usage_error ("unexpected argument '%s'", argv[optind]), -1;
   return 0;
@@ -244,9 +283,11 @@ cli_parse (struct cli *cli, int argc, char **argv)
 static char *
 name_from_handler (const char *handler)
 {
-  const char *base = strrchr (handler, '/');
-  const char *end;
+  const char *base, *end;
 
+  if (handler == NULL)
+    return strdup ("repl");
+  base = strrchr (handler, '/');
   base = base ? base + 1 : handler;
   end = strstr (base, ".scm");
   if (end == NULL)
@@ -313,7 +354,8 @@ function_configure (struct gl_function *fn, const struct cli *cli)
     snprintf (mem, sizeof mem, "%d", fn->memory_mb);
     setenv ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mem, 1);
   }
-  setenv ("_HANDLER", cli->handler, 1);
+  if (cli->handler)
+    setenv ("_HANDLER", cli->handler, 1);
   env_default ("AWS_EXECUTION_ENV", "AWS_Lambda_guile-lambda");
 }
 
@@ -361,6 +403,29 @@ event_text_read (const char *arg, struct gl_buf *out)
   fclose (f);
   if (r != 0)
     return usage_error ("cannot read the event file %s", arg + 1), -1;
+  return 0;
+}
+
+/* A sample event from (guile-lambda events), as JSON text. */
+static int
+event_template_text (const char *kind, struct gl_buf *out)
+{
+  SCM guarded = scm_c_public_ref ("guile-lambda runtime", "guarded-apply");
+  SCM proc = scm_c_public_ref ("guile-lambda events", "event-template");
+  SCM r = scm_call_3 (guarded, proc,
+                      scm_list_1 (scm_from_utf8_string (kind)), SCM_BOOL_F);
+  char err[512], *s;
+
+  if (!scm_is_eq (scm_car (r), scm_from_utf8_symbol ("ok")))
+    {
+      s = scm_to_utf8_string (scm_assoc_ref (scm_cdr (r), scm_from_utf8_string
+                                             ("errorMessage")));
+      usage_error ("--event-template: %s", s);
+      free (s);
+      return -1;
+    }
+  if (gl_json_encode (scm_cdr (r), out, err, sizeof err) != 0)
+    return usage_error ("--event-template %s: %s", kind, err), -1;
   return 0;
 }
 
@@ -431,7 +496,12 @@ invoke_run (struct cli *cli)
   SCM event;
 
   gl_buf_init (&text);
-  if (event_text_read (cli->input, &text) != 0)
+  if (cli->event_template)
+    {
+      if (event_template_text (cli->event_template, &text) != 0)
+        return EXIT_USAGE;
+    }
+  else if (event_text_read (cli->input, &text) != 0)
     return EXIT_USAGE;
   event = gl_json_decode (text.data, text.len, err, sizeof err);
   gl_buf_free (&text);
@@ -619,6 +689,23 @@ argv_free (char **argv, int argc)
   free (argv);
 }
 
+/* repl: Guile's REPL in the handler's module, with meta-commands that
+   step the engine; (guile-lambda repl) does the rest. */
+static SCM
+repl_run (struct cli *cli, const struct gl_function *fn, char **argv,
+          int argc)
+{
+  SCM run;
+
+  if (gl_engine_configure (fn, cli->handler) != 0)
+    return scm_from_int (70);
+  gl_engine_set_hard_stop (invoke_hard_stop, cli);
+  run = scm_c_public_ref ("guile-lambda repl", "run-repl");
+  argv_free (argv, argc);
+  return scm_call_1 (run, cli->listen ? scm_from_int (cli->listen_port)
+                                      : SCM_BOOL_F);
+}
+
 static SCM
 cli_main (SCM args)
 {
@@ -637,6 +724,8 @@ cli_main (SCM args)
     }
   gl_log_configure ();
   function_configure (&fn, &cli);
+  if (strcmp (cli.command, "repl") == 0)
+    return repl_run (&cli, &fn, argv, argc);
   results_fd_claim ();
   if (gl_engine_configure (&fn, cli.handler) != 0)
     return scm_from_int (70);

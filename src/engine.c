@@ -25,7 +25,7 @@
 
 enum {
   ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_SUSPENDED,
-  ROOT_COUNT
+  ROOT_TRACE, ROOT_COUNT
 };
 
 static struct {
@@ -38,7 +38,11 @@ static struct {
   SCM roots;                    /* a protected vector: see ROOT_* */
   int arity;                    /* how many of event, context, callback */
   enum gl_container_state state;
-  double init_ms;               /* < 0: this invocation had no init */
+  double init_ms;               /* how long the last init phase took */
+  int init_pending;             /* the next REPORT carries init_ms */
+  double report_init_ms;        /* < 0: this invocation had no init */
+  int tracing;                  /* record the callbacks a step runs */
+  uint64_t paused_ns;           /* REPL: when the clock stopped, or 0 */
   struct gl_invocation *inv;
   volatile int expired;         /* the deadline has passed */
   SCM user_code;                /* fluid: #t inside guarded-apply's catch */
@@ -249,7 +253,7 @@ report_fill (struct gl_invocation *inv, struct gl_report *r)
   r->billed_ms = gl_report_billed_ms (r->duration_ms);
   r->memory_mb = eng.fn.memory_mb;
   r->max_memory_mb = gl_memory_used_mb ();
-  r->init_ms = eng.init_ms;
+  r->init_ms = eng.report_init_ms;
   r->status = inv->outcome == GL_TIMED_OUT ? "timeout" : NULL;
 }
 
@@ -290,6 +294,9 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
   struct gl_buf where;
   SCM r;
 
+  if (eng.tracing)
+    root_set (ROOT_TRACE, scm_cons (gl_handle_describe_scm (h),
+                                    root_ref (ROOT_TRACE)));
   gl_buf_init (&where);
   gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
                  h->class->type, h->id);
@@ -320,10 +327,12 @@ gl_engine_load (const char **error_json)
   eng.expired = 0;
   eng.interrupted = 0;
   gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
-  r = scm_call_1 (eng.load_handler, scm_from_utf8_string (eng.handler));
+  r = scm_call_1 (eng.load_handler, eng.handler
+                  ? scm_from_utf8_string (eng.handler) : SCM_BOOL_F);
   gl_watchdog_disarm ();
   gl_log_flush_ports ();
   eng.init_ms = (double) (gl_now_ns () - t0) / 1e6;
+  eng.init_pending = 1;
   free (eng.init_error_json);
   eng.init_error_json = NULL;
   if (scm_is_eq (scm_car (r), sym_ok))
@@ -455,9 +464,11 @@ gl_engine_start (const struct gl_request *req, SCM event)
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("gl_engine_start", "an invocation is already running",
                     SCM_EOL);
-  eng.init_ms = -1;
   if (eng.state == GL_CONTAINER_COLD)
     init_failed = gl_engine_load (NULL) != 0;
+  /* The init phase may have run before, at a REPL's start or reset. */
+  eng.report_init_ms = eng.init_pending ? eng.init_ms : -1;
+  eng.init_pending = 0;
   inv = gl_invocation_new (&eng.fn, req, event,
                            !init_failed && eng.arity == 3);
   root_set (ROOT_CONTEXT, inv->context);
@@ -548,6 +559,7 @@ gl_engine_finish (struct gl_report *report)
   if (inv == NULL)
     return;
   gl_watchdog_disarm ();
+  eng.paused_ns = 0;
   uv_timer_stop (&eng.wait_report);
   eng.wait_report_armed = 0;
   gl_log_flush_ports ();
@@ -576,6 +588,228 @@ gl_engine_invoke (const struct gl_request *req, SCM event,
   return inv;
 }
 
+/* The engine's operations for the REPL, which steps through them. */
+
+static SCM
+engine_state_scm (void)
+{
+  static const char *names[] = { "cold", "warm", "running" };
+  return scm_from_utf8_symbol (names[eng.state]);
+}
+
+/* (%engine-load!): the init phase; #t, or the init error as JSON. */
+static SCM
+engine_load_x (void)
+{
+  const char *error = NULL;
+
+  if (eng.state == GL_CONTAINER_RUNNING)
+    scm_misc_error ("%engine-load!", "an invocation is running", SCM_EOL);
+  if (gl_engine_load (&error) != 0)
+    return scm_from_utf8_string (error);
+  return SCM_BOOL_T;
+}
+
+static SCM
+engine_reset_x (void)
+{
+  if (eng.state == GL_CONTAINER_RUNNING)
+    scm_misc_error ("%engine-reset!", "an invocation is running: ,continue "
+                    "it first", SCM_EOL);
+  gl_engine_reset ();
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+engine_module (void)
+{
+  return root_ref (ROOT_MODULE);
+}
+
+/* (%engine-start! EVENT [REQUEST-ID]): thaw and call the handler. */
+static SCM
+engine_start_x (SCM event, SCM request_id)
+{
+  struct gl_request req;
+  char *id;
+
+  memset (&req, 0, sizeof req);
+  if (SCM_UNBNDP (request_id) || scm_is_false (request_id))
+    gl_request_id_generate (req.request_id);
+  else
+    {
+      id = scm_to_utf8_string (request_id);
+      snprintf (req.request_id, sizeof req.request_id, "%s", id);
+      free (id);
+    }
+  req.identity = req.client_context = req.tenant_id = SCM_BOOL_F;
+  gl_engine_start (&req, event);
+  return scm_from_utf8_string (eng.inv->req.request_id);
+}
+
+/* (%engine-step!): one turn of the loop; the descriptions of the
+   callbacks it ran, oldest first. */
+static SCM
+engine_step_x (void)
+{
+  SCM ran;
+
+  if (eng.inv == NULL)
+    scm_misc_error ("%engine-step!", "no invocation is running", SCM_EOL);
+  root_set (ROOT_TRACE, SCM_EOL);
+  eng.tracing = 1;
+  if (!gl_engine_completed ())
+    {
+      if (eng.inv->callback_called)
+        wait_report_arm (eng.inv);
+      uv_run (&eng.loop, UV_RUN_ONCE);
+    }
+  eng.tracing = 0;
+  ran = scm_reverse (root_ref (ROOT_TRACE));
+  root_set (ROOT_TRACE, SCM_EOL);
+  return ran;
+}
+
+static SCM
+engine_completed_p (void)
+{
+  return scm_from_bool (eng.inv == NULL || gl_engine_completed ());
+}
+
+/* (%engine-finish!): freeze; what the REPORT said, as an alist. */
+static SCM
+engine_finish_x (void)
+{
+  struct gl_invocation *inv = eng.inv;
+  struct gl_report r;
+  SCM status;
+
+  if (inv == NULL)
+    scm_misc_error ("%engine-finish!", "no invocation is running", SCM_EOL);
+  gl_engine_finish (&r);
+  status = scm_from_utf8_symbol (inv->outcome == GL_SUCCEEDED ? "success"
+                                 : inv->outcome == GL_TIMED_OUT ? "timeout"
+                                 : "error");
+  return scm_list_n
+    (scm_cons (scm_from_utf8_symbol ("request-id"),
+               scm_from_utf8_string (inv->req.request_id)),
+     scm_cons (scm_from_utf8_symbol ("status"), status),
+     scm_cons (scm_from_utf8_symbol ("json"),
+               scm_from_utf8_string (inv->result_json)),
+     scm_cons (scm_from_utf8_symbol ("completed-by"),
+               scm_from_utf8_string (inv->completed_by ? inv->completed_by
+                                     : "")),
+     scm_cons (scm_from_utf8_symbol ("duration-ms"),
+               scm_from_double (r.duration_ms)),
+     scm_cons (scm_from_utf8_symbol ("init-ms"),
+               r.init_ms >= 0 ? scm_from_double (r.init_ms) : SCM_BOOL_F),
+     scm_cons (scm_from_utf8_symbol ("max-memory-mb"),
+               scm_from_long (r.max_memory_mb)),
+     scm_cons (scm_from_utf8_symbol ("context"), inv->context),
+     SCM_UNDEFINED);
+}
+
+/* (%engine-status): what ,status shows. */
+static SCM
+engine_status (void)
+{
+  struct gl_invocation *inv = eng.inv;
+  SCM sym = SCM_BOOL_F;
+
+  if (inv == NULL)
+    return scm_list_1 (scm_cons (scm_from_utf8_symbol ("state"),
+                                 engine_state_scm ()));
+  sym = scm_from_utf8_symbol (inv->outcome == GL_PENDING ? "pending"
+                              : inv->outcome == GL_SUCCEEDED ? "success"
+                              : inv->outcome == GL_TIMED_OUT ? "timeout"
+                              : "error");
+  return scm_list_n
+    (scm_cons (scm_from_utf8_symbol ("state"), engine_state_scm ()),
+     scm_cons (scm_from_utf8_symbol ("request-id"),
+               scm_from_utf8_string (inv->req.request_id)),
+     scm_cons (scm_from_utf8_symbol ("context"), inv->context),
+     scm_cons (scm_from_utf8_symbol ("outcome"), sym),
+     scm_cons (scm_from_utf8_symbol ("completed-by"),
+               inv->completed_by ? scm_from_utf8_string (inv->completed_by)
+                                 : SCM_BOOL_F),
+     scm_cons (scm_from_utf8_symbol ("callback-called"),
+               scm_from_bool (inv->callback_called)),
+     scm_cons (scm_from_utf8_symbol ("awaiting"),
+               inv->awaiting ? scm_from_utf8_string (inv->awaiting)
+                             : SCM_BOOL_F),
+     SCM_UNDEFINED);
+}
+
+/* While a person types at the REPL between steps, the invocation's clock
+   stops: the container is frozen mid-invocation, and its deadline moves
+   by the time it spent so. */
+static SCM
+engine_clock_pause_x (void)
+{
+  if (eng.inv && eng.paused_ns == 0)
+    {
+      gl_watchdog_disarm ();
+      eng.paused_ns = gl_now_ns ();
+    }
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+engine_clock_resume_x (void)
+{
+  uint64_t paused;
+
+  if (eng.inv && eng.paused_ns != 0)
+    {
+      paused = gl_now_ns () - eng.paused_ns;
+      eng.paused_ns = 0;
+      eng.inv->start_ns += paused;
+      eng.inv->deadline_ns += paused;
+      if (eng.inv->callback_called)
+        eng.inv->callback_ns += paused;
+      if (eng.inv->outcome == GL_PENDING)
+        gl_watchdog_arm (eng.inv->deadline_ns);
+    }
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+engine_timeout_set_x (SCM seconds)
+{
+  double s = scm_to_double (seconds);
+
+  if (!(s > 0 && s <= 900))
+    scm_misc_error ("%engine-timeout-set!", "a timeout is more than 0 and at "
+                    "most 900 seconds, not ~a", scm_list_1 (seconds));
+  eng.fn.timeout_s = s;
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
+engine_timeout (void)
+{
+  return scm_from_double (eng.fn.timeout_s);
+}
+
+static void
+engine_scheme_define (void)
+{
+  scm_c_define_gsubr ("%engine-state", 0, 0, 0, engine_state_scm);
+  scm_c_define_gsubr ("%engine-load!", 0, 0, 0, engine_load_x);
+  scm_c_define_gsubr ("%engine-reset!", 0, 0, 0, engine_reset_x);
+  scm_c_define_gsubr ("%engine-module", 0, 0, 0, engine_module);
+  scm_c_define_gsubr ("%engine-start!", 1, 1, 0, engine_start_x);
+  scm_c_define_gsubr ("%engine-step!", 0, 0, 0, engine_step_x);
+  scm_c_define_gsubr ("%engine-completed?", 0, 0, 0, engine_completed_p);
+  scm_c_define_gsubr ("%engine-finish!", 0, 0, 0, engine_finish_x);
+  scm_c_define_gsubr ("%engine-status", 0, 0, 0, engine_status);
+  scm_c_define_gsubr ("%engine-timeout-set!", 1, 0, 0, engine_timeout_set_x);
+  scm_c_define_gsubr ("%engine-timeout", 0, 0, 0, engine_timeout);
+  scm_c_define_gsubr ("%engine-clock-pause!", 0, 0, 0, engine_clock_pause_x);
+  scm_c_define_gsubr ("%engine-clock-resume!", 0, 0, 0,
+                      engine_clock_resume_x);
+}
+
 /* Set-up. */
 
 static void
@@ -597,7 +831,7 @@ gl_engine_configure (const struct gl_function *fn, const char *handler)
   struct sigaction sa;
 
   eng.fn = *fn;
-  eng.handler = strdup (handler);
+  eng.handler = handler ? strdup (handler) : NULL;
   eng.loop_thread = scm_current_thread ();
   eng.loop_pthread = pthread_self ();
   eng.guarded_apply = scm_variable_ref
@@ -657,4 +891,5 @@ gl_engine_init (void)
   gl_signals_init ();
   scm_c_define_gsubr ("%invocation-suspend!", 2, 0, 0, invocation_suspend_x);
   scm_c_define_gsubr ("%invocation-resume", 2, 0, 0, invocation_resume);
+  engine_scheme_define ();
 }

@@ -384,20 +384,27 @@ handle_details (SCM obj)
   return h->class->details (h);
 }
 
-static SCM
-handle_describe_scm (SCM obj)
+SCM
+gl_handle_describe_scm (const struct gl_handle *h)
 {
-  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-describe");
   struct gl_buf b;
   SCM s;
 
-  if (h == NULL)
-    return scm_from_utf8_string ("closed handle");
   gl_buf_init (&b);
   handle_describe (h, &b);
   s = scm_from_utf8_stringn (b.data, b.len);
   gl_buf_free (&b);
   return s;
+}
+
+static SCM
+handle_describe_scm (SCM obj)
+{
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "handle-describe");
+
+  if (h == NULL)
+    return scm_from_utf8_string ("closed handle");
+  return gl_handle_describe_scm (h);
 }
 
 /* Live handles or requests in creation order; handles ref'd or not,

@@ -109,6 +109,8 @@ int gl_registry_empty (void);
    object, so the watchdog can call it while the loop thread is stuck. */
 void gl_registry_describe (struct gl_buf *out, const char *prefix);
 void gl_origin_describe (const struct gl_origin *o, struct gl_buf *out);
+/* What that line says of H, as a Scheme string. */
+SCM gl_handle_describe_scm (const struct gl_handle *h);
 /* Close everything Scheme created: a container reset. */
 void gl_registry_close_all (void);
 

@@ -91,3 +91,5 @@ TEST_HANDLERS += tests/handlers/tcp-memory.scm
 TEST_HANDLERS += tests/handlers/udp-echo.scm
 TEST_HANDLERS += tests/handlers/udp-errors.scm
 TESTS += tests/scm/events.scm
+TESTS += tests/cli/repl.scm
+TEST_HANDLERS += tests/handlers/repl-two-timers.scm

@@ -28,6 +28,9 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
   (define (malformed why)
     (init-error "Runtime.MalformedHandlerName" "Bad handler '~a': ~a" spec why))
   (cond
+   ((not spec)
+    (init-error "Runtime.HandlerNotFound"
+                "No handler was given: name one, as in guile-lambda repl examples/hello.scm"))
    ((string-null? spec)
     (malformed "it is empty; use FILE.scm, FILE.scm:PROC or NAME.PROC"))
    ((string-suffix? ".scm" spec)
