@@ -526,14 +526,20 @@ gl_engine_completed (void)
   return 0;
 }
 
+static void
+loop_turn (void)
+{
+  if (eng.inv->callback_called)
+    wait_report_arm (eng.inv);
+  uv_run (&eng.loop, UV_RUN_ONCE);
+}
+
 int
 gl_engine_step (void)
 {
   if (gl_engine_completed ())
     return 1;
-  if (eng.inv->callback_called)
-    wait_report_arm (eng.inv);
-  uv_run (&eng.loop, UV_RUN_ONCE);
+  loop_turn ();
   return gl_engine_completed ();
 }
 
@@ -659,11 +665,7 @@ engine_step_x (void)
   root_set (ROOT_TRACE, SCM_EOL);
   eng.tracing = 1;
   if (!gl_engine_completed ())
-    {
-      if (eng.inv->callback_called)
-        wait_report_arm (eng.inv);
-      uv_run (&eng.loop, UV_RUN_ONCE);
-    }
+    loop_turn ();
   eng.tracing = 0;
   ran = scm_reverse (root_ref (ROOT_TRACE));
   root_set (ROOT_TRACE, SCM_EOL);
