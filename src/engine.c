@@ -45,6 +45,7 @@ static struct {
   uint64_t paused_ns;           /* REPL: when the clock stopped, or 0 */
   struct gl_invocation *inv;
   volatile int expired;         /* the deadline has passed */
+  volatile uint64_t watch_generation;   /* of the watchdog's arming */
   SCM user_code;                /* fluid: #t inside guarded-apply's catch */
   int interrupted;              /* the timeout unwound running code */
   SCM loop_thread;
@@ -220,10 +221,14 @@ timeout_complete (struct gl_invocation *inv)
 
 /* The watchdog thread, at the deadline and again every few milliseconds
    until the loop thread answers: an async that arrives outside user
-   code is dropped, so it is offered again. */
+   code is dropped, so it is offered again.  GENERATION says which
+   arming expired: an invocation that ended meanwhile must not pass its
+   timeout on to the next. */
 static void
-engine_expire (void)
+engine_expire (uint64_t generation)
 {
+  if (generation != eng.watch_generation)
+    return;
   eng.expired = 1;
   uv_async_send (&eng.wake);
   scm_system_async_mark_for_thread (root_ref (ROOT_TIMEOUT_THUNK),
@@ -303,6 +308,9 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
   gl_origin_describe (&h->origin, &where);
   gl_log_set_origin_request_id (h->origin.request_id);
   r = call_guarded (proc, args, where.data);
+  /* A partial line is the callback's too: it must not wait for a later
+     line to carry another request's id. */
+  gl_log_flush_ports ();
   gl_log_set_origin_request_id (NULL);
   gl_buf_free (&where);
   if (!scm_is_eq (scm_car (r), sym_error) && !scm_is_eq (scm_car (r), sym_exit))
@@ -326,7 +334,8 @@ gl_engine_load (const char **error_json)
   gl_log_set_request_id (NULL);
   eng.expired = 0;
   eng.interrupted = 0;
-  gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
+  eng.watch_generation
+    = gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
   r = scm_call_1 (eng.load_handler, eng.handler
                   ? scm_from_utf8_string (eng.handler) : SCM_BOOL_F);
   gl_watchdog_disarm ();
@@ -485,7 +494,7 @@ gl_engine_start (const struct gl_request *req, SCM event)
       inv->init_failed = 1;
       return inv;
     }
-  gl_watchdog_arm (inv->deadline_ns);
+  eng.watch_generation = gl_watchdog_arm (inv->deadline_ns);
   engine_thaw ();
   if (inv->outcome == GL_PENDING)
     {
@@ -594,7 +603,16 @@ gl_engine_invoke (const struct gl_request *req, SCM event,
   return inv;
 }
 
-/* The engine's operations for the REPL, which steps through them. */
+/* The engine's operations for the REPL, which steps through them.  A
+   REPL server runs each client in a thread of its own: the thread that
+   drives the engine is the one the watchdog must interrupt. */
+
+static void
+engine_thread_claim (void)
+{
+  eng.loop_thread = scm_current_thread ();
+  eng.loop_pthread = pthread_self ();
+}
 
 static SCM
 engine_state_scm (void)
@@ -609,6 +627,8 @@ engine_load_x (void)
 {
   const char *error = NULL;
 
+  engine_thread_claim ();
+
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-load!", "an invocation is running", SCM_EOL);
   if (gl_engine_load (&error) != 0)
@@ -619,6 +639,7 @@ engine_load_x (void)
 static SCM
 engine_reset_x (void)
 {
+  engine_thread_claim ();
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-reset!", "an invocation is running: ,continue "
                     "it first", SCM_EOL);
@@ -638,6 +659,8 @@ engine_start_x (SCM event, SCM request_id)
 {
   struct gl_request req;
   char *id;
+
+  engine_thread_claim ();
 
   memset (&req, 0, sizeof req);
   if (SCM_UNBNDP (request_id) || scm_is_false (request_id))
@@ -659,6 +682,8 @@ static SCM
 engine_step_x (void)
 {
   SCM ran;
+
+  engine_thread_claim ();
 
   if (eng.inv == NULL)
     scm_misc_error ("%engine-step!", "no invocation is running", SCM_EOL);
@@ -685,6 +710,8 @@ engine_finish_x (void)
   struct gl_invocation *inv = eng.inv;
   struct gl_report r;
   SCM status;
+
+  engine_thread_claim ();
 
   if (inv == NULL)
     scm_misc_error ("%engine-finish!", "no invocation is running", SCM_EOL);
@@ -770,7 +797,7 @@ engine_clock_resume_x (void)
       if (eng.inv->callback_called)
         eng.inv->callback_ns += paused;
       if (eng.inv->outcome == GL_PENDING)
-        gl_watchdog_arm (eng.inv->deadline_ns);
+        eng.watch_generation = gl_watchdog_arm (eng.inv->deadline_ns);
     }
   return SCM_UNSPECIFIED;
 }

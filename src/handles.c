@@ -61,7 +61,11 @@ handle_live (const struct gl_handle *h)
 static int
 handle_alive (const struct gl_handle *h)
 {
-  return handle_live (h) && (is_request (h) || uv_has_ref (&h->u.handle));
+  if (!handle_live (h))
+    return 0;
+  if (is_request (h))
+    return h->class->alive == NULL || h->class->alive (h);
+  return uv_has_ref (&h->u.handle);
 }
 
 size_t

@@ -35,6 +35,9 @@ struct gl_handle_class {
   /* Called in the close callback (handles) or when the request is
      finished, before the memory goes; may be NULL. */
   void (*release) (struct gl_handle *h);
+  /* Requests: whether one in flight keeps the loop alive; NULL: it
+     does. */
+  int (*alive) (const struct gl_handle *h);
 };
 
 struct gl_handle {

@@ -156,8 +156,11 @@ request_fail_soon (struct gl_handle *r, int status, const char *syscall,
 {
   struct tcp_req *q = r->data;
 
-  /* Nothing of libuv's may linger for a reset's uv_cancel to find. */
+  /* Nothing of libuv's may linger for a reset's uv_cancel to find, and
+     the connection, which may be released before R completes, is not
+     R's any more. */
   memset (&r->u, 0, sizeof r->u);
+  q->conn = NULL;
   q->due_status = status;
   q->due_syscall = syscall;
   q->due_target = target;
@@ -199,9 +202,21 @@ static const struct gl_handle_class connect_class = {
   "connect", GL_KIND_REQUEST, request_describe, request_details,
   request_release
 };
+/* A read is libuv's reading state of its connection, not a request of
+   libuv's: it keeps the loop alive only while the connection is ref'd,
+   as the reading handle does. */
+static int
+read_alive (const struct gl_handle *r)
+{
+  const struct tcp_req *q = r->data;
+
+  return q->conn == NULL || q->conn->closing
+         || uv_has_ref (&q->conn->u.handle);
+}
+
 static const struct gl_handle_class read_class = {
   "read", GL_KIND_REQUEST, request_describe, request_details,
-  request_release
+  request_release, read_alive
 };
 static const struct gl_handle_class write_class = {
   "write", GL_KIND_REQUEST, request_describe, request_details,
@@ -602,9 +617,10 @@ connect_on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   struct gl_handle *h = q->conn;
   struct addrinfo *ai;
 
-  if (h == NULL)
+  if (h == NULL || h->closing)
     {
-      /* Closed while resolving. */
+      /* Closed while resolving (the close callback may not have run
+         yet: a closing handle must not be connected). */
       uv_freeaddrinfo (res);
       request_fail (r, UV_ECANCELED, "connect", q->target);
       return;

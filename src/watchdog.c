@@ -77,7 +77,7 @@ watchdog_main (void *unused)
         }
       gen = generation;
       pthread_mutex_unlock (&lock);
-      ops.expire ();
+      ops.expire (gen);
       pthread_mutex_lock (&lock);
       while (armed && generation == gen
              && gl_now_ns () < deadline_ns + GL_WATCHDOG_GRACE_NS)
@@ -86,7 +86,7 @@ watchdog_main (void *unused)
           if (armed && generation == gen)
             {
               pthread_mutex_unlock (&lock);
-              ops.expire ();
+              ops.expire (gen);
               pthread_mutex_lock (&lock);
             }
         }
@@ -134,16 +134,19 @@ gl_watchdog_start (const struct gl_watchdog_ops *o)
 /* Waking the thread costs two context switches per invocation, so it is
    woken only when it sleeps past the new deadline; a thread that wakes
    early for a stale deadline just goes back to sleep. */
-void
+uint64_t
 gl_watchdog_arm (uint64_t deadline)
 {
+  uint64_t gen;
+
   pthread_mutex_lock (&lock);
   armed = 1;
   deadline_ns = deadline;
-  generation++;
+  gen = ++generation;
   if (sleeping_until > deadline)
     pthread_cond_signal (&changed);
   pthread_mutex_unlock (&lock);
+  return gen;
 }
 
 void

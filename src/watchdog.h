@@ -14,14 +14,15 @@
 struct gl_watchdog_ops {
   /* At the deadline, on the watchdog thread, in Guile mode: interrupt
      the loop thread. */
-  void (*expire) (void);
+  void (*expire) (uint64_t generation);
   /* When the grace period has passed too: the loop thread is stuck in
      C code.  Must not return. */
   void (*hard_stop) (void);
 };
 
 int gl_watchdog_start (const struct gl_watchdog_ops *ops);
-void gl_watchdog_arm (uint64_t deadline_ns);
+/* Returns the arming's generation, which expire receives. */
+uint64_t gl_watchdog_arm (uint64_t deadline_ns);
 void gl_watchdog_disarm (void);
 
 #endif

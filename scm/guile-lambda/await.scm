@@ -23,8 +23,7 @@
   (call-with-prompt await-tag
     (lambda () (with-fluids ((await-context context)) (thunk)))
     (lambda (k proc args what origin)
-      (await-start k proc args what origin context)
-      %suspended)))
+      (await-start k proc args what origin context))))
 
 (define (call-handler proc args context)
   "Call the return-style handler PROC with ARGS so that it may await."
@@ -45,23 +44,31 @@
           (await-error "~a suspended the handler across a C frame (a procedure written in C that calls back into Scheme, such as sort or hash-for-each), which cannot be resumed: call await directly from Scheme code" what)
           (throw key subr fmt args rest)))))
 
+(define (resume k results what context)
+  (call-with-await-prompt
+   (lambda () (continuation-resume k results what))
+   context))
+
 (define (await-start k proc args what origin context)
-  (let ((resumed? #f))
-    (%invocation-suspend! context what)
+  (let* ((resumed? #f)
+         (done (lambda results
+                 (unless resumed?
+                   (set! resumed? #t)
+                   (%invocation-resume context
+                                       (lambda () (resume k results what context)))))))
     ;; PROC is an origin-recording procedure called as a value: the
-    ;; await's own place is the origin of what it creates.
-    (with-fluids ((%origin-hint origin))
-     (apply proc
-           (append args
-                   (list (lambda results
-                           (unless resumed?
-                             (set! resumed? #t)
-                             (%invocation-resume
-                              context
-                              (lambda ()
-                                (call-with-await-prompt
-                                 (lambda () (continuation-resume k results what))
-                                 context)))))))))))
+    ;; await's own place is the origin of what it creates.  If it raises
+    ;; at once (bad arguments), the error belongs at the await, where
+    ;; the handler can catch it: resume there with it now.
+    (catch #t
+      (lambda ()
+        (with-fluids ((%origin-hint origin))
+          (apply proc (append args (list done))))
+        (%invocation-suspend! context what)
+        %suspended)
+      (lambda (key . rest)
+        (set! resumed? #t)
+        (resume k (list (make-exception-from-throw key rest)) what context)))))
 
 (define (%await what origin proc . args)
   "Call PROC with ARGS and a completion procedure (err value ...), and

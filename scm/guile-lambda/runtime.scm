@@ -198,7 +198,7 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
     (let ((irritants (if (exception-with-irritants? exn)
                          (exception-irritants exn)
                          '())))
-      (string-join (cons (exception-message exn)
+      (string-join (cons (format #f "~a" (exception-message exn))
                          (map (lambda (x) (format #f "~s" x)) irritants))
                    " ")))
    (else (format #f "~s" exn))))
@@ -276,4 +276,15 @@ watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
       (if (eq? key 'guile-lambda-timeout)
           '(timeout)
           (cons (if (eq? key 'quit) 'exit 'error)
-                (message-prefix (throw->alist key rest stack) where))))))
+                (message-prefix (error-object-safely key rest stack) where))))))
+
+;; Describing an error must not fail in turn, whatever user code raised:
+;; nothing may escape guarded-apply into the engine.
+(define (error-object-safely key args stack)
+  (catch #t
+    (lambda () (throw->alist key args stack))
+    (lambda _
+      (error-object "Runtime.Unknown"
+                    (format #f "an exception of kind ~s that could not be described"
+                            key)
+                    #()))))

@@ -20,6 +20,8 @@
    (test-equal "an operation's error is raised at the await and can be caught"
                "the operation failed"
                (assoc-ref (run-json (await-case "caught")) "caught"))
+   (test-equal "an operation that raises at once raises at the await"
+               "caught at the await" (run-json (await-case "sync-error")))
    (let ((r (await-case "uncaught")))
      (test-equal "an uncaught one fails the invocation" 1 (run-status r))
      (test-equal "with its message" "nobody caught this"

@@ -141,6 +141,31 @@
        (test-equal "raising: the message" "returned badly"
                    (json-ref (run-json r) "errorMessage"))))
 
+   (test-group "regressions found in review"
+     (let ((r (invoke "review-regressions.scm" "{\"case\":\"odd-message\"}")))
+       (test-equal "an error whose message is not a string still fails cleanly" 1
+                   (run-status r))
+       (test-equal "and says what it was" "not-a-string"
+                   (json-ref (run-json r) "errorMessage")))
+     (let ((r (invoke "review-regressions.scm" "{\"case\":\"connect-then-spin\"}"
+                      "--timeout" "1")))
+       (test-equal "a timeout with a connect pending resets cleanly" 124 (run-status r))
+       (test-equal "and reports the timeout" "Sandbox.Timedout"
+                   (json-ref (run-json r) "errorType")))
+     (let ((r (invoke "review-regressions.scm" "{\"case\":\"unref-read\"}"
+                      "--timeout" "2")))
+       (test-equal "a read on an unref'd connection does not keep the loop alive"
+                   "not waiting" (run-json r))
+       (test-assert "at once" (< (run-seconds r) 1.9)))
+     (let* ((r (run (list "sh" "-c"
+                          (string-append
+                           "{ echo '{\"case\":\"partial-line\"}'; sleep 0.5; echo '{}'; } | "
+                           "guile-lambda batch " (fixture "review-regressions.scm")))))
+            (first-id (json-ref (car (run-records r)) "requestId")))
+       (test-assert "a timer's partial line carries the request id of its time"
+                    (stderr-has? r (string-append "\t" first-id
+                                                  "\tINFO\tpartial line from the timer$")))))
+
    (test-group "results that are not JSON data"
      (let ((r (invoke "marshal.scm")))
        (test-equal "status" 1 (run-status r))

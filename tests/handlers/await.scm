@@ -41,6 +41,11 @@
       (await fail-after 10 "nobody caught this"))
      ((equal? case "never")
       (await never))
+     ((equal? case "sync-error")
+      ;; The operation raises at once: the error is raised at the await.
+      (catch #t
+        (lambda () (await fs-read-file ""))
+        (lambda (key . args) "caught at the await")))
      ((equal? case "c-frame")
       (sort (list 3 1 2) (lambda (a b) (await after 1 (< a b)))))
      (else "unknown case"))))
