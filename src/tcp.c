@@ -620,7 +620,11 @@ connect_on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   if (h == NULL || h->closing)
     {
       /* Closed while resolving (the close callback may not have run
-         yet: a closing handle must not be connected). */
+         yet: a closing handle must not be connected, and must forget
+         this request, which ends here). */
+      if (h)
+        ((struct tcp_state *) h->data)->connect = NULL;
+      q->conn = NULL;
       uv_freeaddrinfo (res);
       request_fail (r, UV_ECANCELED, "connect", q->target);
       return;
