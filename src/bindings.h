@@ -27,6 +27,9 @@ int gl_signal_number (const char *name);
    and host names, raising with SUBR and the caller's position POS. */
 int gl_sockaddr_parse (const char *host, int port,
                        struct sockaddr_storage *out);
+void gl_sockaddr_from_scm (SCM host, int pos, int port, const char *subr,
+                           const char *what, struct sockaddr_storage *out,
+                           char *target, size_t size);
 SCM gl_sockaddr_to_scm (const struct sockaddr *sa);
 void gl_sockaddr_format (const struct sockaddr *sa, struct gl_buf *out);
 char *gl_bytes_from_scm (SCM data, size_t *len, int pos, const char *subr);

@@ -753,18 +753,13 @@ tcp_listen (SCM origin, SCM host, SCM port, SCM proc)
   struct sockaddr_storage addr;
   struct gl_handle *h;
   char target[300];
-  char *chost;
   int cport, rc;
 
   cport = gl_port_from_scm (port, 2, subr);
   procedure_check (proc, 3, subr);
-  chost = gl_host_from_scm (host, 1, subr);
-  rc = gl_sockaddr_parse (chost, cport, &addr);
-  snprintf (target, sizeof target, "%s:%d", chost, cport);
-  free (chost);
-  if (rc != 0)
-    scm_wrong_type_arg_msg (subr, 1, host, "numeric IPv4 or IPv6 address "
-                            "(a server listens on an address, not a name)");
+  gl_sockaddr_from_scm (host, 1, cport, subr, "numeric IPv4 or IPv6 address "
+                        "(a server listens on an address, not a name)",
+                        &addr, target, sizeof target);
   h = tcp_handle_new (origin, proc);
   ((struct tcp_state *) h->data)->listening = 1;
   rc = uv_tcp_bind (&h->u.tcp, (struct sockaddr *) &addr, 0);
@@ -934,6 +929,24 @@ gl_sockaddr_parse (const char *host, int port, struct sockaddr_storage *out)
   if (uv_ip4_addr (host, port, (struct sockaddr_in *) out) == 0)
     return 0;
   return uv_ip6_addr (host, port, (struct sockaddr_in6 *) out);
+}
+
+/* HOST, a numeric address (argument POS of SUBR), with PORT as a socket
+   address in OUT and as "host:port" text in TARGET; raises for anything
+   else, saying WHAT is expected. */
+void
+gl_sockaddr_from_scm (SCM host, int pos, int port, const char *subr,
+                      const char *what, struct sockaddr_storage *out,
+                      char *target, size_t size)
+{
+  char *chost = gl_host_from_scm (host, pos, subr);
+  int rc = gl_sockaddr_parse (chost, port, out);
+
+  snprintf (target, size, strchr (chost, ':') ? "[%s]:%d" : "%s:%d", chost,
+            port);
+  free (chost);
+  if (rc != 0)
+    scm_wrong_type_arg_msg (subr, pos, host, what);
 }
 
 /* ((address . "127.0.0.1") (port . N) (family . ipv4)) */

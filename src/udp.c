@@ -92,18 +92,13 @@ udp_bind (SCM origin, SCM host, SCM port, SCM proc)
   struct sockaddr_storage addr;
   struct gl_handle *h;
   char target[300];
-  char *chost;
   int cport, rc;
 
   cport = gl_port_from_scm (port, 2, subr);
   SCM_ASSERT_TYPE (scm_is_false (proc) || scm_is_true (scm_procedure_p (proc)),
                    proc, 3, subr, "procedure or #f");
-  chost = gl_host_from_scm (host, 1, subr);
-  rc = gl_sockaddr_parse (chost, cport, &addr);
-  snprintf (target, sizeof target, "%s:%d", chost, cport);
-  free (chost);
-  if (rc != 0)
-    scm_wrong_type_arg_msg (subr, 1, host, "numeric IPv4 or IPv6 address");
+  gl_sockaddr_from_scm (host, 1, cport, subr, "numeric IPv4 or IPv6 address",
+                        &addr, target, sizeof target);
   h = gl_handle_new (&udp_class, origin, proc);
   rc = uv_udp_init (gl_handles_loop (), &h->u.udp);
   h->u.udp.data = h;
@@ -210,7 +205,7 @@ udp_send (SCM origin, SCM sock, SCM data, SCM host, SCM port, SCM proc)
   struct datagram *d;
   struct gl_handle *r;
   char target[300];
-  char *chost, *bytes;
+  char *bytes;
   uv_buf_t buf;
   size_t len;
   int cport, rc;
@@ -222,13 +217,8 @@ udp_send (SCM origin, SCM sock, SCM data, SCM host, SCM port, SCM proc)
   cport = scm_to_int (port);
   SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 5, subr,
                    "procedure");
-  chost = gl_host_from_scm (host, 3, subr);
-  rc = gl_sockaddr_parse (chost, cport, &addr);
-  snprintf (target, sizeof target, strchr (chost, ':') ? "[%s]:%d" : "%s:%d",
-            chost, cport);
-  free (chost);
-  if (rc != 0)
-    scm_wrong_type_arg_msg (subr, 3, host, "numeric IPv4 or IPv6 address");
+  gl_sockaddr_from_scm (host, 3, cport, subr, "numeric IPv4 or IPv6 address",
+                        &addr, target, sizeof target);
   bytes = gl_bytes_from_scm (data, &len, 2, subr);
   d = malloc (sizeof *d);
   if (d == NULL)
