@@ -412,8 +412,8 @@ event_template_text (const char *kind, struct gl_buf *out)
 {
   SCM guarded = scm_c_public_ref ("guile-lambda runtime", "guarded-apply");
   SCM proc = scm_c_public_ref ("guile-lambda events", "event-template");
-  SCM r = scm_call_3 (guarded, proc,
-                      scm_list_1 (scm_from_utf8_string (kind)), SCM_BOOL_F);
+  SCM r = scm_call_2 (guarded, proc,
+                      scm_list_1 (scm_from_utf8_string (kind)));
   char err[512], *s;
 
   if (!scm_is_eq (scm_car (r), scm_from_utf8_symbol ("ok")))

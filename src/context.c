@@ -105,24 +105,36 @@ gl_invocation_fail_with (struct gl_invocation *inv, const char *type,
   complete_error (inv, type, message, by);
 }
 
+/* Complete INV with VALUE, as JSON; -1, with the reason in ERR, if it
+   is not JSON data. */
+static int
+complete_encoded (struct gl_invocation *inv, enum gl_outcome outcome,
+                  SCM value, const char *by, char *err, size_t errlen)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  if (gl_json_encode (value, &b, err, errlen) != 0)
+    {
+      gl_buf_free (&b);
+      return -1;
+    }
+  complete (inv, outcome, buf_to_gc_string (&b), by);
+  return 0;
+}
+
 static void
 succeed (struct gl_invocation *inv, SCM value, const char *by)
 {
-  struct gl_buf b;
   char err[512];
 
   if (SCM_UNBNDP (value) || scm_is_eq (value, SCM_UNSPECIFIED))
     value = scm_from_utf8_symbol ("null");
-  gl_buf_init (&b);
-  if (gl_json_encode (value, &b, err, sizeof err) != 0)
-    {
-      gl_buf_free (&b);
-      gl_log_printf (GL_LOG_ERROR, "the result cannot be encoded as JSON: %s",
-                     err);
-      return complete_error (inv, "Runtime.MarshalError",
-                             "Unable to stringify response body", by);
-    }
-  complete (inv, GL_SUCCEEDED, buf_to_gc_string (&b), by);
+  if (complete_encoded (inv, GL_SUCCEEDED, value, by, err, sizeof err) == 0)
+    return;
+  gl_log_printf (GL_LOG_ERROR, "the result cannot be encoded as JSON: %s", err);
+  complete_error (inv, "Runtime.MarshalError",
+                  "Unable to stringify response body", by);
 }
 
 void
@@ -147,18 +159,11 @@ gl_invocation_settle (struct gl_invocation *inv)
 static void
 fail (struct gl_invocation *inv, SCM error, const char *by)
 {
-  struct gl_buf b;
+  SCM alist = scm_call_1 (scm_variable_ref (error_to_alist_var), error);
   char err[512];
-  SCM alist;
 
-  alist = scm_call_1 (scm_variable_ref (error_to_alist_var), error);
-  gl_buf_init (&b);
-  if (gl_json_encode (alist, &b, err, sizeof err) != 0)
-    {
-      gl_buf_free (&b);
-      return complete_error (inv, "Runtime.MarshalError", err, by);
-    }
-  complete (inv, GL_FAILED, buf_to_gc_string (&b), by);
+  if (complete_encoded (inv, GL_FAILED, alist, by, err, sizeof err) != 0)
+    complete_error (inv, "Runtime.MarshalError", err, by);
 }
 
 void

@@ -53,6 +53,7 @@ static struct {
   gl_hard_stop_fn hard_stop;
   void *hard_stop_data;
   SCM guarded_apply;
+  SCM error_message_prefix;
   SCM call_handler;
   SCM load_handler;
   char *init_error_json;
@@ -102,12 +103,6 @@ gl_request_id_generate (char out[37])
   out[o] = '\0';
 }
 
-enum gl_container_state
-gl_engine_state (void)
-{
-  return eng.state;
-}
-
 void
 gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data)
 {
@@ -118,10 +113,9 @@ gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data)
 /* Call PROC with ARGS so that nothing escapes: the answer is (ok . value),
    (error . error-object) or (timeout).  WHERE prefixes error messages. */
 static SCM
-call_guarded (SCM proc, SCM args, const char *where)
+call_guarded (SCM proc, SCM args)
 {
-  return scm_call_3 (eng.guarded_apply, proc, args,
-                     where ? scm_from_utf8_string (where) : SCM_BOOL_F);
+  return scm_call_2 (eng.guarded_apply, proc, args);
 }
 
 /* Timeouts. */
@@ -297,27 +291,30 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
 {
   struct gl_invocation *inv = eng.inv;
   struct gl_buf where;
-  SCM r;
+  SCM r, error;
 
   if (eng.tracing)
     root_set (ROOT_TRACE, scm_cons (gl_handle_describe_scm (h),
                                     root_ref (ROOT_TRACE)));
-  gl_buf_init (&where);
-  gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
-                 h->class->type, h->id);
-  gl_origin_describe (&h->origin, &where);
   gl_log_set_origin_request_id (h->origin.request_id);
-  r = call_guarded (proc, args, where.data);
+  r = call_guarded (proc, args);
   /* A partial line is the callback's too: it must not wait for a later
      line to carry another request's id. */
   gl_log_flush_ports ();
   gl_log_set_origin_request_id (NULL);
-  gl_buf_free (&where);
   if (!scm_is_eq (scm_car (r), sym_error) && !scm_is_eq (scm_car (r), sym_exit))
     return;
   if (inv == NULL)
     return;
-  gl_invocation_abort (inv, scm_cdr (r), "an uncaught exception");
+  /* The message names the callback's origin; made only when needed. */
+  gl_buf_init (&where);
+  gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
+                 h->class->type, h->id);
+  gl_origin_describe (&h->origin, &where);
+  error = scm_call_2 (eng.error_message_prefix, scm_cdr (r),
+                      scm_from_utf8_string (where.data));
+  gl_buf_free (&where);
+  gl_invocation_abort (inv, error, "an uncaught exception");
   if (inv->outcome == GL_FAILED && inv->result_json)
     gl_log_printf (GL_LOG_ERROR, "Uncaught Exception \t%s", inv->result_json);
   inv->reset = 1;
@@ -399,8 +396,8 @@ handler_call (struct gl_invocation *inv)
     {
     case 3:
       args = scm_list_3 (inv->event, inv->context, inv->callback);
-      return handler_result (inv, call_guarded (root_ref (ROOT_PROC), args,
-                                                NULL), 0);
+      return handler_result (inv, call_guarded (root_ref (ROOT_PROC), args),
+                             0);
     case 2:
       args = scm_list_2 (inv->event, inv->context);
       break;
@@ -412,7 +409,7 @@ handler_call (struct gl_invocation *inv)
     }
   /* Return style runs under await's prompt. */
   args = scm_list_3 (root_ref (ROOT_PROC), args, inv->context);
-  handler_result (inv, call_guarded (eng.call_handler, args, NULL), 1);
+  handler_result (inv, call_guarded (eng.call_handler, args), 1);
 }
 
 /* (%invocation-suspend! CONTEXT WHAT): the handler awaits WHAT. */
@@ -442,7 +439,7 @@ invocation_resume (SCM ctx, SCM thunk)
       return SCM_UNSPECIFIED;
     }
   inv->awaiting = NULL;
-  handler_result (inv, call_guarded (thunk, SCM_EOL, NULL), 1);
+  handler_result (inv, call_guarded (thunk, SCM_EOL), 1);
   return SCM_UNSPECIFIED;
 }
 
@@ -865,6 +862,8 @@ gl_engine_configure (const struct gl_function *fn, const char *handler)
   eng.loop_pthread = pthread_self ();
   eng.guarded_apply = scm_variable_ref
     (scm_c_public_lookup ("guile-lambda runtime", "guarded-apply"));
+  eng.error_message_prefix = scm_variable_ref
+    (scm_c_public_lookup ("guile-lambda runtime", "error-message-prefix"));
   eng.load_handler = scm_variable_ref
     (scm_c_public_lookup ("guile-lambda runtime", "load-handler"));
   eng.call_handler = scm_variable_ref

@@ -25,7 +25,6 @@ typedef void (*gl_hard_stop_fn) (struct gl_invocation *inv,
 /* Once per process, after the Scheme modules are loaded. */
 int gl_engine_configure (const struct gl_function *fn, const char *handler);
 void gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data);
-enum gl_container_state gl_engine_state (void);
 
 /* The init phase: load the handler into a fresh module.  Returns 0, or
    -1 with the error object (JSON text) in *ERROR_JSON. */

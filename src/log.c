@@ -43,12 +43,6 @@ gl_log_configure (void)
         log_min_level = (enum gl_log_level) i;
 }
 
-int
-gl_log_is_json (void)
-{
-  return log_json;
-}
-
 void
 gl_log_set_request_id (const char *id)
 {

@@ -12,7 +12,6 @@ enum gl_log_level {
 
 /* Read AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL. */
 void gl_log_configure (void);
-int gl_log_is_json (void);
 
 /* The request id that application log lines carry: the latest
    invocation whose handler has been called ("undefined" before). */

@@ -14,6 +14,7 @@
   #:export (parse-handler-name
             load-handler
             guarded-apply
+            error-message-prefix
             error->alist))
 
 (define (init-error type fmt . args)
@@ -131,7 +132,7 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
                   (let* ((module (handler-file-load file))
                          (proc (handler-procedure module name file)))
                     (list module proc (handler-arity proc file name))))))
-            '() #f)))
+            '())))
     (match r
       (('ok . value) (cons 'ok value))
       (('timeout)
@@ -243,21 +244,20 @@ or an alist that already has errorType (and errorMessage)."
                      trace))
       (_ (error-object (symbol->string key) (throw-message key args) trace)))))
 
-(define (message-prefix error where)
-  (if where
-      (map (lambda (pair)
-             (if (equal? (car pair) "errorMessage")
-                 (cons (car pair) (string-append where ": " (cdr pair)))
-                 pair))
-           error)
-      error))
+(define (error-message-prefix error where)
+  "ERROR, an error object, with WHERE before its message."
+  (map (lambda (pair)
+         (if (equal? (car pair) "errorMessage")
+             (cons (car pair) (string-append where ": " (cdr pair)))
+             pair))
+       error))
 
 (define guard-tag (make-prompt-tag "guarded-apply"))
 
-(define (guarded-apply proc args where)
+(define (guarded-apply proc args)
   "Apply PROC to ARGS and return (ok . VALUE), (error . ERROR-OBJECT),
 (exit . ERROR-OBJECT) when it called exit, or (timeout) when the
-watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
+watchdog interrupted it."
   (call-with-prompt guard-tag
     (lambda ()
       (with-exception-handler
@@ -276,7 +276,7 @@ watchdog interrupted it.  WHERE, if not #f, prefixes error messages."
       (if (eq? key 'guile-lambda-timeout)
           '(timeout)
           (cons (if (eq? key 'quit) 'exit 'error)
-                (message-prefix (error-object-safely key rest stack) where))))))
+                (error-object-safely key rest stack))))))
 
 ;; Describing an error must not fail in turn, whatever user code raised:
 ;; nothing may escape guarded-apply into the engine.
