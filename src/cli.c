@@ -2,8 +2,10 @@
    of NDJSON events through one container, in input order, each line as
    soon as it arrives.  Results go to stdout, logs to stderr. */
 #include "cli.h"
+#include "boundary.h"
 #include "buf.h"
 #include "engine.h"
+#include "fatal.h"
 #include "json.h"
 
 #include <ctype.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@ enum {
   EXIT_FUNCTION_ERROR = 1,
   EXIT_USAGE = 2,
   EXIT_INIT_ERROR = 3,
+  EXIT_OUTPUT = 74,             /* a result could not be written */
   EXIT_TIMEOUT = 124
 };
 
@@ -139,10 +143,13 @@ env_assign (const char *assignment, const char *where)
   return r;
 }
 
+static int input_open (const char *path, const char *what);
+
 static int
 env_file_load (const char *path)
 {
-  FILE *f = fopen (path, "r");
+  int fd = input_open (path, "env file");
+  FILE *f = fd < 0 ? NULL : fdopen (fd, "r");
   char *line = NULL, *s, where[512];
   size_t cap = 0, lineno = 0;
   ssize_t n;
@@ -150,7 +157,8 @@ env_file_load (const char *path)
 
   if (f == NULL)
     {
-      usage_error ("cannot read the env file %s: %s", path, strerror (errno));
+      if (fd >= 0)
+        close (fd);
       return -1;
     }
   while (r == 0 && (n = getline (&line, &cap, f)) >= 0)
@@ -166,6 +174,12 @@ env_file_load (const char *path)
         s += 7;
       snprintf (where, sizeof where, "%s, line %zu", path, lineno);
       r = env_assign (s, where);
+    }
+  /* Options are read before anything runs: no signal interrupts this. */
+  if (r == 0 && ferror (f))
+    {
+      usage_error ("cannot read the env file %s: %s", path, strerror (errno));
+      r = -1;
     }
   free (line);
   fclose (f);
@@ -410,12 +424,12 @@ event_text_read (const char *arg, struct gl_buf *out)
 static int
 event_template_text (const char *kind, struct gl_buf *out)
 {
-  SCM guarded = scm_c_public_ref ("guile-lambda runtime", "guarded-apply");
-  SCM proc = scm_c_public_ref ("guile-lambda events", "event-template");
-  SCM r = scm_call_2 (guarded, proc,
-                      scm_list_1 (scm_from_utf8_string (kind)));
+  SCM r, proc;
   char err[512], *s;
 
+  scm_c_resolve_module ("guile-lambda events");
+  proc = gl_hook_ref (GL_HOOK_EVENT_TEMPLATE);
+  r = gl_boundary_apply (proc, scm_list_1 (scm_from_utf8_string (kind)));
   if (!scm_is_eq (scm_car (r), scm_from_utf8_symbol ("ok")))
     {
       s = scm_to_utf8_string (scm_assoc_ref (scm_cdr (r), scm_from_utf8_string
@@ -441,26 +455,29 @@ request_init (struct gl_request *req)
 
 /* Results get a descriptor of their own and fd 1 becomes the log, so
    that a child process the handler starts cannot write into the result
-   stream. */
-static void
+   stream.  -1 if there is no standard output to write results to. */
+static int
 results_fd_claim (void)
 {
   /* Close-on-exec: a child must not hold the result stream open. */
   int fd = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 
   if (fd < 0)
-    return;
+    return -1;
   fflush (stdout);
   if (dup2 (STDERR_FILENO, STDOUT_FILENO) < 0)
     {
       close (fd);
-      return;
+      return -1;
     }
   results_fd = fd;
+  return 0;
 }
 
-static void
-stdout_write (const char *s, size_t n)
+/* 0, or -1 with errno set: a result that cannot be written is lost, and
+   the run must stop and say so. */
+static int
+results_write (const char *s, size_t n)
 {
   while (n > 0)
     {
@@ -468,21 +485,42 @@ stdout_write (const char *s, size_t n)
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
-        return;
+        return -1;
       s += w;
       n -= (size_t) w;
     }
+  return 0;
 }
+
+static int
+result_line_write (const char *json)
+{
+  if (results_write (json, strlen (json)) != 0)
+    return -1;
+  return results_write ("\n", 1);
+}
+
+/* What the process dying in an event leaves of it (fatal.c): its
+   record, and a line on stderr that names it. */
+static int
+cli_fatal (const struct gl_fatal *f, void *data);
 
 /* invoke */
 
-static void
-invoke_hard_stop (struct gl_invocation *inv, const struct gl_report *report,
-                  void *data)
+static int
+invoke_status (const struct gl_invocation *inv)
 {
-  stdout_write (inv->result_json, strlen (inv->result_json));
-  stdout_write ("\n", 1);
-  _exit (EXIT_TIMEOUT);
+  if (inv->init_failed)
+    return EXIT_INIT_ERROR;
+  switch (inv->outcome)
+    {
+    case GL_SUCCEEDED:
+      return 0;
+    case GL_TIMED_OUT:
+      return EXIT_TIMEOUT;
+    default:
+      return EXIT_FUNCTION_ERROR;
+    }
 }
 
 static int
@@ -494,6 +532,7 @@ invoke_run (struct cli *cli)
   struct gl_invocation *inv;
   char err[512];
   SCM event;
+  int written;
 
   gl_buf_init (&text);
   if (cli->event_template)
@@ -512,22 +551,18 @@ invoke_run (struct cli *cli)
                "input.\n", program, err);
       return EXIT_USAGE;
     }
-  gl_engine_set_hard_stop (invoke_hard_stop, cli);
   request_init (&req);
   inv = gl_engine_invoke (&req, event, &report);
-  stdout_write (inv->result_json, strlen (inv->result_json));
-  stdout_write ("\n", 1);
-  if (inv->init_failed)
-    return EXIT_INIT_ERROR;
-  switch (inv->outcome)
+  written = result_line_write (inv->result_json);
+  gl_inflight_clear ();
+  if (written != 0)
     {
-    case GL_SUCCEEDED:
-      return 0;
-    case GL_TIMED_OUT:
-      return EXIT_TIMEOUT;
-    default:
-      return EXIT_FUNCTION_ERROR;
+      fprintf (stderr, "%s: cannot write the result of request %s to "
+               "standard output: %s\n", program, req.request_id,
+               strerror (errno));
+      return EXIT_OUTPUT;
     }
+  return invoke_status (inv);
 }
 
 /* batch */
@@ -546,22 +581,25 @@ outcome_status (const struct gl_invocation *inv)
     }
 }
 
-static void
-record_write (unsigned long line, const struct gl_invocation *inv,
-              const struct gl_report *report)
+/* One batch record.  STATUS is success, error or timeout; JSON the
+   result or the error object. */
+static int
+record_write (unsigned long line, const char *request_id, const char *status,
+              const char *json, const struct gl_report *report)
 {
   struct gl_buf b;
+  int r;
 
   gl_buf_init (&b);
   gl_buf_puts (&b, "{\"requestId\":");
-  gl_json_escape (&b, inv->req.request_id, strlen (inv->req.request_id));
+  gl_json_escape (&b, request_id, strlen (request_id));
   gl_buf_puts (&b, ",\"line\":");
   gl_buf_put_ulong (&b, line);
   gl_buf_puts (&b, ",\"status\":\"");
-  gl_buf_puts (&b, outcome_status (inv));
-  gl_buf_puts (&b, inv->outcome == GL_SUCCEEDED ? "\",\"result\":"
+  gl_buf_puts (&b, status);
+  gl_buf_puts (&b, strcmp (status, "success") == 0 ? "\",\"result\":"
                : "\",\"error\":");
-  gl_buf_puts (&b, inv->result_json);
+  gl_buf_puts (&b, json);
   gl_buf_puts (&b, ",\"durationMs\":");
   gl_buf_put_ms (&b, report->duration_ms);
   gl_buf_puts (&b, ",\"billedDurationMs\":");
@@ -574,15 +612,17 @@ record_write (unsigned long line, const struct gl_invocation *inv,
       gl_buf_put_ms (&b, report->init_ms);
     }
   gl_buf_puts (&b, "}\n");
-  stdout_write (b.data, b.len);
+  r = results_write (b.data, b.len);
   gl_buf_free (&b);
+  return r;
 }
 
-static void
+static int
 record_write_invalid (unsigned long line, const char *err)
 {
   struct gl_buf b;
   char msg[600];
+  int r;
 
   snprintf (msg, sizeof msg, "Could not parse request body into json: %s",
             err);
@@ -592,79 +632,198 @@ record_write_invalid (unsigned long line, const char *err)
                  "\"errorMessage\":", line);
   gl_json_escape (&b, msg, strlen (msg));
   gl_buf_puts (&b, ",\"stackTrace\":[]}}\n");
-  stdout_write (b.data, b.len);
+  r = results_write (b.data, b.len);
   gl_buf_free (&b);
-}
-
-static void
-batch_hard_stop (struct gl_invocation *inv, const struct gl_report *report,
-                 void *data)
-{
-  struct cli *cli = data;
-
-  record_write (cli->batch_line, inv, report);
-  fprintf (stderr, "%s: the event on line %lu (request %s) is stuck in C code "
-           "past its timeout; a container cannot be recovered from that "
-           "inside one process, so the batch stops here and later lines "
-           "were not run.\n", program, cli->batch_line, inv->req.request_id);
-  _exit (EXIT_TIMEOUT);
+  return r;
 }
 
 static int
-line_blank (const char *s)
+cli_fatal (const struct gl_fatal *f, void *data)
 {
-  for (; *s; s++)
-    if (!isspace ((unsigned char) *s))
+  struct cli *cli = data;
+  int batch = strcmp (cli->command, "batch") == 0;
+  int status = f->timeout ? EXIT_TIMEOUT
+    : f->init && !batch ? EXIT_INIT_ERROR : EXIT_FUNCTION_ERROR;
+
+  if (f->request_id == NULL && batch)
+    fprintf (stderr, "%s: the container %s after line %lu, between events; "
+             "the lines after it were not run.\n", program, f->why,
+             cli->batch_line);
+  else if (f->request_id == NULL)
+    fprintf (stderr, "%s: the container %s outside the invocation.\n",
+             program, f->why);
+  else if (batch)
+    {
+      record_write (cli->batch_line, f->request_id,
+                    f->timeout ? "timeout" : "error", f->error_json,
+                    &f->report);
+      fprintf (stderr, "%s: the event on line %lu (request %s): the "
+               "container %s%s; a container cannot go on after that inside "
+               "one process, so the batch stops here: the lines after it "
+               "were not run.\n", program, cli->batch_line, f->request_id,
+               f->why, f->init ? " in its init phase" : "");
+    }
+  else
+    {
+      result_line_write (f->error_json);
+      fprintf (stderr, "%s: request %s: the container %s%s.\n", program,
+               f->request_id, f->why, f->init ? " in its init phase" : "");
+    }
+  return status;
+}
+
+/* Reading events: lines of any bytes (a NUL included), each read with
+   read(2), which the watchdog's signal may interrupt. */
+struct line_reader {
+  int fd;
+  struct gl_buf buf;
+  size_t start;                 /* where the next line begins in buf */
+  int eof;
+};
+
+/* The next line without its newline in *LINE and its length; -1 at the
+   end of the input, -2 on a read error (errno says which). */
+static ssize_t
+line_next (struct line_reader *r, const char **line)
+{
+  char *nl;
+  ssize_t n;
+  size_t len;
+
+  for (;;)
+    {
+      nl = memchr (r->buf.data + r->start, '\n', r->buf.len - r->start);
+      if (nl || (r->eof && r->start < r->buf.len))
+        {
+          len = nl ? (size_t) (nl - r->buf.data) - r->start
+            : r->buf.len - r->start;
+          *line = r->buf.data + r->start;
+          r->start += len + (nl != NULL);
+          return (ssize_t) len;
+        }
+      if (r->eof)
+        return -1;
+      /* Keep the partial line only. */
+      memmove (r->buf.data, r->buf.data + r->start, r->buf.len - r->start);
+      r->buf.len -= r->start;
+      r->start = 0;
+      gl_buf_reserve (&r->buf, 65536);
+      do
+        n = read (r->fd, r->buf.data + r->buf.len, r->buf.cap - r->buf.len - 1);
+      while (n < 0 && errno == EINTR);
+      if (n < 0)
+        return -2;
+      r->eof = n == 0;
+      r->buf.len += (size_t) n;
+      r->buf.data[r->buf.len] = '\0';
+    }
+}
+
+static int
+line_blank (const char *s, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (!isspace ((unsigned char) s[i]))
       return 0;
   return 1;
+}
+
+/* An input that is a file to read: not a directory. */
+static int
+input_open (const char *path, const char *what)
+{
+  struct stat st;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return usage_error ("cannot read the %s %s: %s", what, path,
+                        strerror (errno)), -1;
+  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      close (fd);
+      return usage_error ("the %s %s is a directory: give a file", what,
+                          path), -1;
+    }
+  return fd;
+}
+
+static void
+batch_write_failed (unsigned long line)
+{
+  fprintf (stderr, "%s: cannot write the record of line %lu to standard "
+           "output: %s; the batch stops here: the lines after it were not "
+           "run.\n", program, line, strerror (errno));
+}
+
+/* One line: its record.  Returns 0 on success, 1 on a function error,
+   -1 if the record could not be written. */
+static int
+batch_line_run (struct cli *cli, const char *line, size_t n)
+{
+  struct gl_request req;
+  struct gl_report report;
+  struct gl_invocation *inv;
+  char err[512];
+  SCM event;
+  int written;
+
+  event = gl_json_decode (line, n, err, sizeof err);
+  if (SCM_UNBNDP (event))
+    return record_write_invalid (cli->batch_line, err) != 0 ? -1 : 1;
+  request_init (&req);
+  inv = gl_engine_invoke (&req, event, &report);
+  written = record_write (cli->batch_line, req.request_id,
+                          outcome_status (inv), inv->result_json, &report);
+  gl_inflight_clear ();
+  if (written != 0)
+    return -1;
+  return inv->outcome != GL_SUCCEEDED;
 }
 
 static int
 batch_run (struct cli *cli)
 {
-  FILE *in = stdin;
-  char *line = NULL, err[512];
-  size_t cap = 0;
+  struct line_reader reader;
+  const char *line;
   ssize_t n;
-  int failed = 0;
+  int failed = 0, r;
 
+  memset (&reader, 0, sizeof reader);
+  gl_buf_init (&reader.buf);
+  reader.fd = STDIN_FILENO;
   if (cli->input && strcmp (cli->input, "-") != 0)
     {
-      in = fopen (cli->input, "r");
-      if (in == NULL)
-        {
-          usage_error ("cannot read the events file %s: %s", cli->input,
-                       strerror (errno));
-          return EXIT_USAGE;
-        }
+      reader.fd = input_open (cli->input, "events file");
+      if (reader.fd < 0)
+        return EXIT_USAGE;
     }
-  gl_engine_set_hard_stop (batch_hard_stop, cli);
-  while ((n = getline (&line, &cap, in)) >= 0)
+  while ((n = line_next (&reader, &line)) >= 0)
     {
-      struct gl_request req;
-      struct gl_report report;
-      struct gl_invocation *inv;
-      SCM event;
-
       cli->batch_line++;
-      if (line_blank (line))
+      if (line_blank (line, (size_t) n))
         continue;
-      event = gl_json_decode (line, (size_t) n, err, sizeof err);
-      if (SCM_UNBNDP (event))
+      r = batch_line_run (cli, line, (size_t) n);
+      if (r < 0)
         {
-          record_write_invalid (cli->batch_line, err);
-          failed = 1;
-          continue;
+          batch_write_failed (cli->batch_line);
+          failed = EXIT_OUTPUT;
+          break;
         }
-      request_init (&req);
-      inv = gl_engine_invoke (&req, event, &report);
-      record_write (cli->batch_line, inv, &report);
-      failed |= inv->outcome != GL_SUCCEEDED;
+      if (r > 0 && !failed)
+        failed = EXIT_FUNCTION_ERROR;
     }
-  free (line);
-  if (in != stdin)
-    fclose (in);
-  return failed ? EXIT_FUNCTION_ERROR : 0;
+  if (n == -2)
+    {
+      fprintf (stderr, "%s: cannot read the events after line %lu: %s\n",
+               program, cli->batch_line, strerror (errno));
+      failed = EXIT_USAGE;
+    }
+  gl_buf_free (&reader.buf);
+  if (reader.fd != STDIN_FILENO)
+    close (reader.fd);
+  return failed;
 }
 
 static char **
@@ -695,15 +854,19 @@ static SCM
 repl_run (struct cli *cli, const struct gl_function *fn, char **argv,
           int argc)
 {
-  SCM run;
+  SCM r;
 
+  /* No records to write: only a death inside an invocation is said. */
+  gl_fatal_install (NULL, NULL, 0);
   if (gl_engine_configure (fn, cli->handler) != 0)
     return scm_from_int (70);
-  gl_engine_set_hard_stop (invoke_hard_stop, cli);
-  run = scm_c_public_ref ("guile-lambda repl", "run-repl");
+  scm_c_resolve_module ("guile-lambda repl");
   argv_free (argv, argc);
-  return scm_call_1 (run, cli->listen ? scm_from_int (cli->listen_port)
-                                      : SCM_BOOL_F);
+  /* The REPL is the program from here on: its ,quit ends the process. */
+  r = scm_call_1 (gl_hook_ref (GL_HOOK_RUN_REPL),
+                  cli->listen ? scm_from_int (cli->listen_port) : SCM_BOOL_F);
+  gl_fatal_disarm ();
+  return r;
 }
 
 static SCM
@@ -724,15 +887,25 @@ cli_main (SCM args)
     }
   gl_log_configure ();
   function_configure (&fn, &cli);
+  /* The engine's Scheme half hands the core its hooks as it loads. */
+  scm_c_resolve_module ("guile-lambda runtime");
   if (strcmp (cli.command, "repl") == 0)
     return repl_run (&cli, &fn, argv, argc);
-  results_fd_claim ();
+  if (results_fd_claim () != 0)
+    {
+      fprintf (stderr, "%s: standard output is closed: results have nowhere "
+               "to go, so nothing was run.\n", program);
+      argv_free (argv, argc);
+      return scm_from_int (EXIT_OUTPUT);
+    }
+  gl_fatal_install (cli_fatal, &cli, 1);
   if (gl_engine_configure (&fn, cli.handler) != 0)
     return scm_from_int (70);
   scm_set_current_output_port (gl_log_port (GL_LOG_INFO));
   scm_set_current_error_port (gl_log_port (GL_LOG_ERROR));
   r = strcmp (cli.command, "invoke") == 0 ? invoke_run (&cli)
     : batch_run (&cli);
+  gl_fatal_disarm ();
   argv_free (argv, argc);
   return scm_from_int (r);
 }

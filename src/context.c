@@ -1,6 +1,7 @@
 /* context.c: invocations, the context object and the completion
    procedures.  This file records outcomes; it never runs the loop. */
 #include "context.h"
+#include "boundary.h"
 #include "buf.h"
 #include "json.h"
 #include "log.h"
@@ -10,8 +11,6 @@
 #include <time.h>
 
 static SCM context_type;
-static SCM make_callback_var;   /* (guile-lambda core) make-callback */
-static SCM error_to_alist_var;  /* (guile-lambda runtime) error->alist */
 
 uint64_t
 gl_now_ns (void)
@@ -40,7 +39,8 @@ gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
   inv->outcome = GL_PENDING;
   inv->context = scm_make_foreign_object_1 (context_type, inv);
   inv->callback = with_callback
-    ? scm_call_1 (scm_variable_ref (make_callback_var), inv->context)
+    ? gl_boundary_call (GL_HOOK_MAKE_CALLBACK, scm_list_1 (inv->context),
+                        SCM_BOOL_F)
     : SCM_BOOL_F;
   return inv;
 }
@@ -156,12 +156,25 @@ gl_invocation_settle (struct gl_invocation *inv)
     succeed (inv, SCM_UNSPECIFIED, "empty event loop");
 }
 
+/* As the Node runtime says of an error whose message, name or stack
+   cannot be read. */
+static SCM
+error_undescribable (void)
+{
+  return gl_error_object ("handled", "callback called with Error argument, "
+                          "but there was a problem while retrieving one or "
+                          "more of its message, name, and stack");
+}
+
 static void
 fail (struct gl_invocation *inv, SCM error, const char *by)
 {
-  SCM alist = scm_call_1 (scm_variable_ref (error_to_alist_var), error);
+  SCM alist = gl_boundary_call (GL_HOOK_ERROR_TO_ALIST, scm_list_1 (error),
+                                SCM_UNDEFINED);
   char err[512];
 
+  if (SCM_UNBNDP (alist))
+    alist = error_undescribable ();
   if (complete_encoded (inv, GL_FAILED, alist, by, err, sizeof err) != 0)
     complete_error (inv, "Runtime.MarshalError", err, by);
 }
@@ -325,6 +338,7 @@ context_callback (SCM ctx, SCM err, SCM value)
   else
     {
       inv->callback_called = 1;
+      inv->completed_by = "callback";
       inv->callback_ns = gl_now_ns ();
       inv->callback_value = SCM_UNBNDP (value) ? SCM_UNSPECIFIED : value;
     }
@@ -394,13 +408,4 @@ gl_context_init (void)
   scm_c_define_gsubr ("context-succeed", 1, 1, 0, context_succeed);
   scm_c_define_gsubr ("context-fail", 2, 0, 0, context_fail);
   scm_c_define_gsubr ("context-done", 1, 2, 0, context_done);
-}
-
-void
-gl_context_bind_scheme (void)
-{
-  make_callback_var = scm_c_public_lookup ("guile-lambda core",
-                                           "make-callback");
-  error_to_alist_var = scm_c_public_lookup ("guile-lambda runtime",
-                                            "error->alist");
 }

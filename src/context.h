@@ -61,8 +61,6 @@ struct gl_invocation {
 void gl_context_init (void);
 /* The invocation of context CTX, which SUBR received. */
 struct gl_invocation *gl_context_invocation (SCM ctx, const char *subr);
-/* Once the Scheme modules are loaded: the procedures this file uses. */
-void gl_context_bind_scheme (void);
 
 /* Allocate an invocation (collectable memory reachable from its
    context object) for REQ, deadline from FN's timeout.  Only a

@@ -5,12 +5,16 @@
    invocations the container is frozen and pending handles wait. */
 #include "engine.h"
 #include "bindings.h"
+#include "boundary.h"
+#include "fatal.h"
 #include "handles.h"
 #include "json.h"
 #include "watchdog.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +28,8 @@
 #define WAIT_REPORT_NS 1000000000u
 
 enum {
-  ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_SUSPENDED,
-  ROOT_TRACE, ROOT_COUNT
+  ROOT_MODULE, ROOT_PROC, ROOT_CONTEXT, ROOT_TIMEOUT_THUNK, ROOT_TRACE,
+  ROOT_COUNT
 };
 
 static struct {
@@ -44,18 +48,13 @@ static struct {
   int tracing;                  /* record the callbacks a step runs */
   uint64_t paused_ns;           /* REPL: when the clock stopped, or 0 */
   struct gl_invocation *inv;
-  volatile int expired;         /* the deadline has passed */
-  volatile uint64_t watch_generation;   /* of the watchdog's arming */
+  atomic_int expired;           /* the deadline has passed */
   SCM user_code;                /* fluid: #t inside guarded-apply's catch */
   int interrupted;              /* the timeout unwound running code */
+  struct gl_handle *running;    /* the loop callback running, or NULL */
+  char interrupted_in[1024];    /* what the timeout interrupted */
   SCM loop_thread;
   pthread_t loop_pthread;
-  gl_hard_stop_fn hard_stop;
-  void *hard_stop_data;
-  SCM guarded_apply;
-  SCM error_message_prefix;
-  SCM call_handler;
-  SCM load_handler;
   char *init_error_json;
 } eng;
 
@@ -103,19 +102,13 @@ gl_request_id_generate (char out[37])
   out[o] = '\0';
 }
 
-void
-gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data)
-{
-  eng.hard_stop = fn;
-  eng.hard_stop_data = data;
-}
-
-/* Call PROC with ARGS so that nothing escapes: the answer is (ok . value),
-   (error . error-object) or (timeout).  WHERE prefixes error messages. */
+/* ERROR, an error object, with WHERE before its message. */
 static SCM
-call_guarded (SCM proc, SCM args)
+error_prefix (SCM error, const char *where)
 {
-  return scm_call_2 (eng.guarded_apply, proc, args);
+  return gl_boundary_call (GL_HOOK_ERROR_PREFIX,
+                           scm_list_2 (error, scm_from_utf8_string (where)),
+                           error);
 }
 
 /* Timeouts. */
@@ -187,25 +180,34 @@ wait_report_arm (struct gl_invocation *inv)
                   due > now ? (due - now) / 1000000u : 0, 0);
 }
 
+static const char waits_text[] = "The callback was called, but the "
+  "context's callback-waits-for-empty-event-loop flag was #t, so the "
+  "invocation waited for the event loop to become empty";
+
 static void
 timeout_complete (struct gl_invocation *inv)
 {
-  char msg[96];
-  const char *why;
+  char msg[96], why[2048];
 
   if (inv->outcome != GL_PENDING)
     return;
+  /* A partial line the interrupted code printed is its own, and comes
+     before the verdict. */
+  gl_log_flush_ports ();
   uv_update_time (&eng.loop);
-  if (eng.interrupted)
-    why = "The handler was still running (computing or blocked in a system "
-      "call) and was interrupted.";
+  if (eng.interrupted && inv->callback_called)
+    snprintf (why, sizeof why, "%s; %s was still running when time ran out, "
+              "and was interrupted.", waits_text, eng.interrupted_in);
+  else if (eng.interrupted)
+    snprintf (why, sizeof why, "%c%s was still running (computing or blocked "
+              "in a system call) when time ran out, and was interrupted.",
+              toupper ((unsigned char) eng.interrupted_in[0]),
+              eng.interrupted_in + 1);
   else if (inv->callback_called)
-    why = "The callback was called, but the context's "
-      "callback-waits-for-empty-event-loop flag was #t and the event loop "
-      "never became empty.";
+    snprintf (why, sizeof why, "%s, and it never did.", waits_text);
   else
-    why = "The event loop never became empty and nothing completed the "
-      "invocation.";
+    snprintf (why, sizeof why, "The event loop never became empty and "
+              "nothing completed the invocation.");
   timeout_log (inv, why);
   snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
             inv->fn->timeout_s);
@@ -214,31 +216,48 @@ timeout_complete (struct gl_invocation *inv)
 }
 
 /* The watchdog thread, at the deadline and again every few milliseconds
-   until the loop thread answers: an async that arrives outside user
-   code is dropped, so it is offered again.  GENERATION says which
-   arming expired: an invocation that ended meanwhile must not pass its
-   timeout on to the next. */
+   until the loop thread answers (an async that arrives outside user
+   code is dropped, so it is offered again).  It holds the watchdog's
+   lock, with the arming current: the invocation has not ended, and
+   cannot end before this returns. */
 static void
-engine_expire (uint64_t generation)
+engine_expire (void)
 {
-  if (generation != eng.watch_generation)
-    return;
-  eng.expired = 1;
+  atomic_store (&eng.expired, 1);
   uv_async_send (&eng.wake);
   scm_system_async_mark_for_thread (root_ref (ROOT_TIMEOUT_THUNK),
                                     eng.loop_thread);
   /* Knock the loop thread out of a blocking system call: Guile retries
-     it after running pending asyncs, and ours unwinds the handler. */
+     it after running pending asyncs, and ours unwinds the handler.
+     Every blocking read of our own retries EINTR. */
   pthread_kill (eng.loop_pthread, SIGURG);
+}
+
+/* What is running now, for the timeout's explanation; the watchdog's
+   hard stop asks too, while the loop thread is stuck. */
+static void
+running_describe (char *out, size_t size)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_buf_puts (&b, "the callback of ");
+  if (eng.running && gl_registry_describe_one (eng.running, &b))
+    snprintf (out, size, "%s", b.data);
+  else
+    snprintf (out, size, "the handler");
+  gl_buf_free (&b);
 }
 
 static SCM
 timeout_thunk (void)
 {
   /* Unwind only code that guarded-apply will catch. */
-  if (eng.expired && scm_is_true (scm_fluid_ref (eng.user_code)))
+  if (atomic_load (&eng.expired)
+      && scm_is_true (scm_fluid_ref (eng.user_code)))
     {
       eng.interrupted = 1;
+      running_describe (eng.interrupted_in, sizeof eng.interrupted_in);
       scm_throw (sym_timeout_key, SCM_EOL);
     }
   return SCM_UNSPECIFIED;
@@ -256,31 +275,34 @@ report_fill (struct gl_invocation *inv, struct gl_report *r)
   r->status = inv->outcome == GL_TIMED_OUT ? "timeout" : NULL;
 }
 
-/* The watchdog thread, when the loop thread never came back. */
+/* The watchdog thread, when the loop thread never came back: it is
+   stuck in C code, so it changes nothing the hard stop reads here but
+   the registry, which is read under the registry's lock.  The event's
+   report goes through fatal.c, which decides between this thread and
+   the loop thread. */
 static void
 engine_hard_stop (void)
 {
-  struct gl_invocation *inv = eng.inv;
-  struct gl_report report;
-  char msg[96];
+  char msg[128], why[2048];
 
-  if (inv == NULL)
+  if (eng.state == GL_CONTAINER_RUNNING)
     {
-      fprintf (stderr, "guile-lambda: the handler's init phase is stuck in "
-               "C code past its %.0f s limit; stopping the container\n",
-               INIT_TIMEOUT_S);
-      _exit (3);
+      snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
+                eng.fn.timeout_s);
+      running_describe (why, sizeof why);
     }
-  timeout_log (inv, "The handler is stuck in C code that cannot be "
-               "interrupted; the container is stopped from outside.");
-  snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
-            inv->fn->timeout_s);
-  gl_invocation_fail_with (inv, "Sandbox.Timedout", msg, "timeout");
-  report_fill (inv, &report);
-  gl_log_report (&report);
-  if (eng.hard_stop)
-    eng.hard_stop (inv, &report, eng.hard_stop_data);
-  _exit (124);
+  else
+    {
+      snprintf (msg, sizeof msg, "The init phase timed out after %.0f "
+                "seconds", INIT_TIMEOUT_S);
+      snprintf (why, sizeof why, "the init phase");
+    }
+  gl_log_printf (GL_LOG_ERROR, "%s", msg);
+  gl_log_printf (GL_LOG_ERROR, "%c%s is stuck in C code that cannot be "
+                 "interrupted; the container is stopped from outside.",
+                 toupper ((unsigned char) why[0]), why + 1);
+  registry_log (GL_LOG_ERROR, "Still alive in the event loop:");
+  gl_fatal_timeout (msg);
 }
 
 /* Loop callbacks: rule 7.  An uncaught exception fails the invocation
@@ -297,7 +319,9 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
     root_set (ROOT_TRACE, scm_cons (gl_handle_describe_scm (h),
                                     root_ref (ROOT_TRACE)));
   gl_log_set_origin_request_id (h->origin.request_id);
-  r = call_guarded (proc, args);
+  eng.running = h;
+  r = gl_boundary_apply (proc, args);
+  eng.running = NULL;
   /* A partial line is the callback's too: it must not wait for a later
      line to carry another request's id. */
   gl_log_flush_ports ();
@@ -311,8 +335,7 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
   gl_buf_printf (&where, "Uncaught exception in the callback of %s #%lu ",
                  h->class->type, h->id);
   gl_origin_describe (&h->origin, &where);
-  error = scm_call_2 (eng.error_message_prefix, scm_cdr (r),
-                      scm_from_utf8_string (where.data));
+  error = error_prefix (scm_cdr (r), where.data);
   gl_buf_free (&where);
   gl_invocation_abort (inv, error, "an uncaught exception");
   if (inv->outcome == GL_FAILED && inv->result_json)
@@ -329,12 +352,17 @@ gl_engine_load (const char **error_json)
   SCM r;
 
   gl_log_set_request_id (NULL);
-  eng.expired = 0;
+  atomic_store (&eng.expired, 0);
   eng.interrupted = 0;
-  eng.watch_generation
-    = gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
-  r = scm_call_1 (eng.load_handler, eng.handler
-                  ? scm_from_utf8_string (eng.handler) : SCM_BOOL_F);
+  gl_watchdog_arm (t0 + (uint64_t) (INIT_TIMEOUT_S * 1e9));
+  r = gl_boundary_call (GL_HOOK_LOAD_HANDLER,
+                        scm_list_1 (eng.handler
+                                    ? scm_from_utf8_string (eng.handler)
+                                    : SCM_BOOL_F),
+                        scm_cons (sym_error, gl_error_object
+                                  ("Runtime.Unknown", "loading the handler "
+                                   "failed, and the failure could not be "
+                                   "described")));
   gl_watchdog_disarm ();
   gl_log_flush_ports ();
   eng.init_ms = (double) (gl_now_ns () - t0) / 1e6;
@@ -374,16 +402,24 @@ gl_engine_load (const char **error_json)
 static void
 handler_result (struct gl_invocation *inv, SCM r, int return_style)
 {
+  char where[128];
+
+  /* Rule 5: a raise after the callback was called is a later
+     completion, ignored. */
   if (scm_is_eq (scm_car (r), sym_error))
-    gl_invocation_abort (inv, scm_cdr (r), "the handler raising an exception");
+    gl_invocation_fail (inv, scm_cdr (r), "the handler raising an exception");
   else if (scm_is_eq (scm_car (r), sym_exit))
     {
-      /* The process would be gone on Lambda: this container is. */
-      gl_invocation_abort (inv, scm_cdr (r), "the handler exiting");
+      /* The process would be gone on Lambda, and its platform would
+         say so: this container is gone. */
+      snprintf (where, sizeof where, "RequestId: %s Error",
+                inv->req.request_id);
+      gl_invocation_abort (inv, error_prefix (scm_cdr (r), where),
+                           "the handler exiting");
       inv->reset = 1;
     }
   else if (scm_is_eq (scm_car (r), sym_ok) && return_style
-           && !scm_is_eq (scm_cdr (r), root_ref (ROOT_SUSPENDED)))
+           && !scm_is_eq (scm_cdr (r), gl_hook_ref (GL_HOOK_SUSPENDED)))
     gl_invocation_succeed (inv, scm_cdr (r), "return");
 }
 
@@ -396,8 +432,8 @@ handler_call (struct gl_invocation *inv)
     {
     case 3:
       args = scm_list_3 (inv->event, inv->context, inv->callback);
-      return handler_result (inv, call_guarded (root_ref (ROOT_PROC), args),
-                             0);
+      return handler_result (inv, gl_boundary_apply (root_ref (ROOT_PROC),
+                                                     args), 0);
     case 2:
       args = scm_list_2 (inv->event, inv->context);
       break;
@@ -409,7 +445,8 @@ handler_call (struct gl_invocation *inv)
     }
   /* Return style runs under await's prompt. */
   args = scm_list_3 (root_ref (ROOT_PROC), args, inv->context);
-  handler_result (inv, call_guarded (eng.call_handler, args), 1);
+  handler_result (inv, gl_boundary_apply (gl_hook_ref (GL_HOOK_CALL_HANDLER),
+                                          args), 1);
 }
 
 /* (%invocation-suspend! CONTEXT WHAT): the handler awaits WHAT. */
@@ -439,7 +476,7 @@ invocation_resume (SCM ctx, SCM thunk)
       return SCM_UNSPECIFIED;
     }
   inv->awaiting = NULL;
-  handler_result (inv, call_guarded (thunk, SCM_EOL), 1);
+  handler_result (inv, gl_boundary_apply (thunk, SCM_EOL), 1);
   return SCM_UNSPECIFIED;
 }
 
@@ -470,8 +507,11 @@ gl_engine_start (const struct gl_request *req, SCM event)
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("gl_engine_start", "an invocation is already running",
                     SCM_EOL);
+  /* From here on a death of the process reports this event. */
+  gl_inflight_publish (req->request_id, eng.fn.timeout_s, eng.fn.memory_mb);
   if (eng.state == GL_CONTAINER_COLD)
     init_failed = gl_engine_load (NULL) != 0;
+  gl_inflight_init_done ();
   /* The init phase may have run before, at a REPL's start or reset. */
   eng.report_init_ms = eng.init_pending ? eng.init_ms : -1;
   eng.init_pending = 0;
@@ -480,9 +520,10 @@ gl_engine_start (const struct gl_request *req, SCM event)
   root_set (ROOT_CONTEXT, inv->context);
   eng.inv = inv;
   eng.state = GL_CONTAINER_RUNNING;
-  eng.expired = 0;
+  atomic_store (&eng.expired, 0);
   eng.interrupted = 0;
   gl_log_start (req->request_id);
+  gl_inflight_started ();
   if (init_failed)
     {
       inv->outcome = GL_FAILED;
@@ -491,7 +532,7 @@ gl_engine_start (const struct gl_request *req, SCM event)
       inv->init_failed = 1;
       return inv;
     }
-  eng.watch_generation = gl_watchdog_arm (inv->deadline_ns);
+  gl_watchdog_arm (inv->deadline_ns);
   engine_thaw ();
   if (inv->outcome == GL_PENDING)
     {
@@ -508,7 +549,7 @@ gl_engine_completed (void)
 
   if (inv == NULL || inv->outcome != GL_PENDING)
     return 1;
-  if (eng.expired || gl_now_ns () >= inv->deadline_ns)
+  if (atomic_load (&eng.expired) || gl_now_ns () >= inv->deadline_ns)
     {
       timeout_complete (inv);
       return 1;
@@ -558,6 +599,8 @@ gl_engine_reset (void)
      DNS lookup) are not waited for: they finish in some later turn, and
      their callbacks are dropped. */
   uv_run (&eng.loop, UV_RUN_NOWAIT);
+  /* On Lambda the sandbox goes, and every process in it. */
+  gl_descendants_kill ();
   root_set (ROOT_MODULE, SCM_BOOL_F);
   root_set (ROOT_PROC, SCM_BOOL_F);
   eng.state = GL_CONTAINER_COLD;
@@ -571,6 +614,9 @@ gl_engine_finish (struct gl_report *report)
   if (inv == NULL)
     return;
   gl_watchdog_disarm ();
+  /* If the process is dying on another thread, it reports this
+     invocation: this thread waits there to be ended with it. */
+  gl_inflight_claim ();
   eng.paused_ns = 0;
   uv_timer_stop (&eng.wait_report);
   eng.wait_report_armed = 0;
@@ -713,6 +759,7 @@ engine_finish_x (void)
   if (inv == NULL)
     scm_misc_error ("%engine-finish!", "no invocation is running", SCM_EOL);
   gl_engine_finish (&r);
+  gl_inflight_clear ();
   status = scm_from_utf8_symbol (inv->outcome == GL_SUCCEEDED ? "success"
                                  : inv->outcome == GL_TIMED_OUT ? "timeout"
                                  : "error");
@@ -794,7 +841,7 @@ engine_clock_resume_x (void)
       if (eng.inv->callback_called)
         eng.inv->callback_ns += paused;
       if (eng.inv->outcome == GL_PENDING)
-        eng.watch_generation = gl_watchdog_arm (eng.inv->deadline_ns);
+        gl_watchdog_arm (eng.inv->deadline_ns);
     }
   return SCM_UNSPECIFIED;
 }
@@ -817,9 +864,21 @@ engine_timeout (void)
   return scm_from_double (eng.fn.timeout_s);
 }
 
+/* (%stack-limit): how many words of stack user code may use, a quarter
+   of the function's memory, so that a recursion without end fails as
+   in Node instead of eating the container. */
+static SCM
+stack_limit (void)
+{
+  size_t mb = eng.fn.memory_mb > 0 ? (size_t) eng.fn.memory_mb : 128;
+
+  return scm_from_size_t (mb * 1024 * 1024 / 4 / sizeof (SCM));
+}
+
 static void
 engine_scheme_define (void)
 {
+  scm_c_define_gsubr ("%stack-limit", 0, 0, 0, stack_limit);
   scm_c_define_gsubr ("%engine-state", 0, 0, 0, engine_state_scm);
   scm_c_define_gsubr ("%engine-load!", 0, 0, 0, engine_load_x);
   scm_c_define_gsubr ("%engine-reset!", 0, 0, 0, engine_reset_x);
@@ -860,17 +919,6 @@ gl_engine_configure (const struct gl_function *fn, const char *handler)
   eng.handler = handler ? strdup (handler) : NULL;
   eng.loop_thread = scm_current_thread ();
   eng.loop_pthread = pthread_self ();
-  eng.guarded_apply = scm_variable_ref
-    (scm_c_public_lookup ("guile-lambda runtime", "guarded-apply"));
-  eng.error_message_prefix = scm_variable_ref
-    (scm_c_public_lookup ("guile-lambda runtime", "error-message-prefix"));
-  eng.load_handler = scm_variable_ref
-    (scm_c_public_lookup ("guile-lambda runtime", "load-handler"));
-  eng.call_handler = scm_variable_ref
-    (scm_c_public_lookup ("guile-lambda await", "call-handler"));
-  root_set (ROOT_SUSPENDED, scm_variable_ref
-            (scm_c_public_lookup ("guile-lambda await", "%suspended")));
-  gl_context_bind_scheme ();
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = signal_ignore;  /* no SA_RESTART: EINTR is the point */
   sigemptyset (&sa.sa_mask);

@@ -16,15 +16,8 @@ enum gl_container_state {
   GL_CONTAINER_RUNNING          /* an invocation is in progress */
 };
 
-/* Called on the watchdog thread when the handler is stuck in C code and
-   the process must end: report INV (its error is in result_json), then
-   exit.  DATA is what gl_engine_set_hard_stop was given. */
-typedef void (*gl_hard_stop_fn) (struct gl_invocation *inv,
-                                 const struct gl_report *report, void *data);
-
 /* Once per process, after the Scheme modules are loaded. */
 int gl_engine_configure (const struct gl_function *fn, const char *handler);
-void gl_engine_set_hard_stop (gl_hard_stop_fn fn, void *data);
 
 /* The init phase: load the handler into a fresh module.  Returns 0, or
    -1 with the error object (JSON text) in *ERROR_JSON. */

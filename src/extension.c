@@ -1,6 +1,7 @@
 /* extension.c: the entry point that (guile-lambda core) loads.  Each
    component defines its own primitives; the order follows the
    dependencies, bindings before the engine before the front ends. */
+#include "boundary.h"
 #include "cli.h"
 #include "context.h"
 #include "engine.h"
@@ -18,6 +19,7 @@ gl_extension_init (void)
   if (done)
     return;
   done = 1;
+  gl_boundary_init ();
   gl_json_init ();
   gl_log_init ();
   gl_context_init ();

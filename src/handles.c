@@ -5,16 +5,21 @@
    earlier: the handle goes on working (as in Node), because the
    registry keeps its procedures alive. */
 #include "handles.h"
+#include "boundary.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 static uv_loop_t *loop;
 static gl_callback_runner run_callback;
 static SCM handle_type;
-static SCM make_uv_error_var = NULL;   /* (guile-lambda core) make-uv-error */
 static struct gl_handle registry;   /* list head; never a real handle */
+/* The loop thread changes the list; the watchdog's hard stop reads it
+   while the loop thread is stuck, so the list's links are changed and
+   walked under this lock. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long next_id = 1;
 
 #define HANDLE_OF(ptr) \
@@ -29,18 +34,22 @@ gl_handles_loop (void)
 static void
 registry_add (struct gl_handle *h)
 {
+  pthread_mutex_lock (&registry_lock);
   h->next = &registry;
   h->prev = registry.prev;
   registry.prev->next = h;
   registry.prev = h;
+  pthread_mutex_unlock (&registry_lock);
 }
 
 static void
 registry_remove (struct gl_handle *h)
 {
+  pthread_mutex_lock (&registry_lock);
   h->prev->next = h->next;
   h->next->prev = h->prev;
   h->prev = h->next = h;
+  pthread_mutex_unlock (&registry_lock);
 }
 
 static int
@@ -112,6 +121,7 @@ gl_registry_describe (struct gl_buf *out, const char *prefix)
 {
   struct gl_handle *h;
 
+  pthread_mutex_lock (&registry_lock);
   for (h = registry.next; h != &registry; h = h->next)
     if (handle_live (h))
       {
@@ -119,6 +129,26 @@ gl_registry_describe (struct gl_buf *out, const char *prefix)
         handle_describe (h, out);
         gl_buf_putc (out, '\n');
       }
+  pthread_mutex_unlock (&registry_lock);
+}
+
+int
+gl_registry_describe_one (const struct gl_handle *h, struct gl_buf *out)
+{
+  struct gl_handle *p;
+  int found = 0;
+
+  pthread_mutex_lock (&registry_lock);
+  for (p = registry.next; p != &registry && !found; p = p->next)
+    if (p == h)
+      {
+        gl_buf_printf (out, "%s #%lu (", h->class->type, h->id);
+        gl_origin_describe (&h->origin, out);
+        gl_buf_putc (out, ')');
+        found = 1;
+      }
+  pthread_mutex_unlock (&registry_lock);
+  return found;
 }
 
 static void
@@ -249,14 +279,14 @@ gl_uv_error (int status, const char *syscall, const char *target)
   else
     snprintf (message, sizeof message, "%s %s: %s", syscall,
               uv_err_name (status), uv_strerror (status));
-  /* Defined by (guile-lambda core) after the extension is loaded. */
-  if (make_uv_error_var == NULL)
-    make_uv_error_var = scm_c_public_lookup ("guile-lambda core",
-                                             "make-uv-error");
-  return scm_call_3 (scm_variable_ref (make_uv_error_var),
-                     scm_from_utf8_string (uv_err_name (status)),
-                     scm_from_utf8_string (syscall),
-                     scm_from_utf8_string (message));
+  /* Often called inside a libuv callback, where nothing may unwind: if
+     the error cannot be made, the callback gets its message. */
+  return gl_boundary_call (GL_HOOK_MAKE_UV_ERROR,
+                           scm_list_3 (scm_from_utf8_string
+                                       (uv_err_name (status)),
+                                       scm_from_utf8_string (syscall),
+                                       scm_from_utf8_string (message)),
+                           scm_from_utf8_string (message));
 }
 
 /* libguile 3.0.8 does not export scm_raise_exception: go through

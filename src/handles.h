@@ -111,6 +111,9 @@ int gl_registry_empty (void);
 /* One line per live handle or request, for logs.  Touches no Scheme
    object, so the watchdog can call it while the loop thread is stuck. */
 void gl_registry_describe (struct gl_buf *out, const char *prefix);
+/* "timer #3 (created at f.scm:4:2 during request ID)", if H is still
+   registered (any thread); 0 if it is not. */
+int gl_registry_describe_one (const struct gl_handle *h, struct gl_buf *out);
 void gl_origin_describe (const struct gl_origin *o, struct gl_buf *out);
 /* What that line says of H, as a Scheme string. */
 SCM gl_handle_describe_scm (const struct gl_handle *h);

@@ -10,6 +10,7 @@
    the watchdog uses it on a thread that cannot enter Guile. */
 #define _GNU_SOURCE
 #include "json.h"
+#include "boundary.h"
 
 #include <locale.h>
 #include <math.h>
@@ -1005,8 +1006,7 @@ encode_fail (struct encoder *en, SCM obj, const char *fmt, ...)
 
   if (en->errlen == 0)
     return -1;
-  repr = scm_to_utf8_stringn (scm_object_to_string (obj, SCM_UNDEFINED),
-                              &len);
+  repr = scm_to_utf8_stringn (gl_boundary_write (obj), &len);
   if (len > 72)
     {
       len = 72;

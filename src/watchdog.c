@@ -1,7 +1,17 @@
 /* watchdog.c: one thread per container that sleeps until the current
    invocation's deadline.  It is a Guile thread because interrupting
    Scheme code means queuing an async for the loop thread; it leaves
-   Guile mode while it sleeps so that it never holds up the collector. */
+   Guile mode while it sleeps so that it never holds up the collector.
+
+   Who owns what: `lock' guards the arming (armed, deadline_ns,
+   generation).  The loop thread arms and disarms; the watchdog thread
+   only reads.  ops.expire runs with the lock held, after the watchdog
+   has checked that the arming it woke for is still current: so once
+   gl_watchdog_disarm returns, no interrupt of that arming can reach
+   the loop thread, and a timeout can never leak into the next
+   invocation or into a read of the next event.  ops.hard_stop runs
+   without the lock (it may take long, and never returns unless the
+   loop thread has reported the invocation itself meanwhile). */
 #include "watchdog.h"
 #include "context.h"
 
@@ -76,24 +86,19 @@ watchdog_main (void *unused)
           continue;
         }
       gen = generation;
-      pthread_mutex_unlock (&lock);
-      ops.expire (gen);
-      pthread_mutex_lock (&lock);
+      ops.expire ();
       while (armed && generation == gen
              && gl_now_ns () < deadline_ns + GL_WATCHDOG_GRACE_NS)
         {
           wait_until (gl_now_ns () + GL_WATCHDOG_RETRY_NS);
           if (armed && generation == gen)
-            {
-              pthread_mutex_unlock (&lock);
-              ops.expire (gen);
-              pthread_mutex_lock (&lock);
-            }
+            ops.expire ();
         }
       if (armed && generation == gen)
         {
           pthread_mutex_unlock (&lock);
           ops.hard_stop ();
+          pthread_mutex_lock (&lock);
         }
       /* The loop thread answered: wait for the next invocation. */
       if (generation == gen)
@@ -134,19 +139,16 @@ gl_watchdog_start (const struct gl_watchdog_ops *o)
 /* Waking the thread costs two context switches per invocation, so it is
    woken only when it sleeps past the new deadline; a thread that wakes
    early for a stale deadline just goes back to sleep. */
-uint64_t
+void
 gl_watchdog_arm (uint64_t deadline)
 {
-  uint64_t gen;
-
   pthread_mutex_lock (&lock);
   armed = 1;
   deadline_ns = deadline;
-  gen = ++generation;
+  generation++;
   if (sleeping_until > deadline)
     pthread_cond_signal (&changed);
   pthread_mutex_unlock (&lock);
-  return gen;
 }
 
 void

@@ -12,17 +12,17 @@
 #define GL_WATCHDOG_RETRY_NS 50000000u
 
 struct gl_watchdog_ops {
-  /* At the deadline, on the watchdog thread, in Guile mode: interrupt
-     the loop thread. */
-  void (*expire) (uint64_t generation);
+  /* At the deadline, on the watchdog thread, in Guile mode, with the
+     arming still current and held so: interrupt the loop thread.  Must
+     not block. */
+  void (*expire) (void);
   /* When the grace period has passed too: the loop thread is stuck in
-     C code.  Must not return. */
+     C code.  Returns only if the loop thread came back meanwhile. */
   void (*hard_stop) (void);
 };
 
 int gl_watchdog_start (const struct gl_watchdog_ops *ops);
-/* Returns the arming's generation, which expire receives. */
-uint64_t gl_watchdog_arm (uint64_t deadline_ns);
+void gl_watchdog_arm (uint64_t deadline_ns);
 void gl_watchdog_disarm (void);
 
 #endif

@@ -83,3 +83,6 @@ describes the call for error messages."
       ((err) (if err (raise-exception err) *unspecified*))
       ((err value) (if err (raise-exception err) value))
       ((err . results) (if err (raise-exception err) (apply values results))))))
+
+(%hook-set! 'call-handler call-handler)
+(%hook-set! 'suspended %suspended)

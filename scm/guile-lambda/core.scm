@@ -66,3 +66,6 @@ arguments receives it: (callback), (callback err), (callback err result)."
     (() (%context-callback context))
     ((err) (%context-callback context err))
     ((err result) (%context-callback context err result))))
+
+(%hook-set! 'make-callback make-callback)
+(%hook-set! 'make-uv-error make-uv-error)

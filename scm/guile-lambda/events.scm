@@ -493,3 +493,5 @@ kind's keywords: apigw-v2 and apigw-v1 take #:method #:path #:body, sqs
          (format #f "no event template ~s; the known kinds are: ~a"
                  kind (kinds-description))))))
     (apply builder options)))
+
+(%hook-set! 'event-template event-template)

@@ -390,3 +390,5 @@ Print a sample event of KIND (apigw-v2, sqs, s3-put, eventbridge-scheduled,
   (readline-activate)
   (start-repl)
   0)
+
+(%hook-set! 'run-repl run-repl)

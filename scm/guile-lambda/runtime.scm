@@ -8,6 +8,7 @@
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (system base compile)
+  #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
   ;; Loaded now: printing an error may need it, and loading it then can
   ;; fail, e.g. with no file descriptor left.
   #:use-module (system repl debug)
@@ -254,10 +255,17 @@ or an alist that already has errorType (and errorMessage)."
 
 (define guard-tag (make-prompt-tag "guarded-apply"))
 
+(define (stack-overflow)
+  ;; As Node's RangeError, under a name that says what happened.
+  (throw 'stack-overflow #f
+         "Maximum call stack size exceeded (~a MB, a quarter of the function's memory): is there a recursion that never ends?"
+         (list (quotient (* 8 (%stack-limit)) (* 1024 1024))) #f))
+
 (define (guarded-apply proc args)
   "Apply PROC to ARGS and return (ok . VALUE), (error . ERROR-OBJECT),
 (exit . ERROR-OBJECT) when it called exit, or (timeout) when the
-watchdog interrupted it."
+watchdog interrupted it.  The stack PROC may use is bounded: a
+recursion without end is an error, not the container's memory."
   (call-with-prompt guard-tag
     (lambda ()
       (with-exception-handler
@@ -268,7 +276,11 @@ watchdog interrupted it."
                                     (make-stack #t)))))
         (lambda ()
           (call-with-values
-              (lambda () (with-fluids ((%user-code? #t)) (apply proc args)))
+              (lambda ()
+                (with-fluids ((%user-code? #t))
+                  (call-with-stack-overflow-handler (%stack-limit)
+                    (lambda () (apply proc args))
+                    stack-overflow)))
             (case-lambda
               (() (cons 'ok *unspecified*))
               ((value . _) (cons 'ok value)))))))
@@ -278,13 +290,18 @@ watchdog interrupted it."
           (cons (if (eq? key 'quit) 'exit 'error)
                 (error-object-safely key rest stack))))))
 
-;; Describing an error must not fail in turn, whatever user code raised:
-;; nothing may escape guarded-apply into the engine.
+;; Describing an error must not fail in turn, whatever user code raised
+;; (a printer that raises, say): nothing may escape guarded-apply into
+;; the engine.  The words are the Node runtime's for the same case.
 (define (error-object-safely key args stack)
   (catch #t
     (lambda () (throw->alist key args stack))
     (lambda _
-      (error-object "Runtime.Unknown"
-                    (format #f "an exception of kind ~s that could not be described"
-                            key)
+      (error-object "handled"
+                    "callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack"
                     #()))))
+
+(%hook-set! 'guarded-apply guarded-apply)
+(%hook-set! 'error->alist error->alist)
+(%hook-set! 'error-message-prefix error-message-prefix)
+(%hook-set! 'load-handler load-handler)
