@@ -17,7 +17,8 @@ TESTS = \
   tests/cli/batch.scm \
   tests/cli/invoke.scm \
   tests/cli/examples.scm \
-  tests/cli/await.scm
+  tests/cli/await.scm \
+  tests/cli/faults.scm
 
 TEST_HANDLERS = \
   tests/handlers/await.scm \
@@ -26,6 +27,7 @@ TEST_HANDLERS = \
   tests/handlers/child-output.scm \
   tests/handlers/context.scm \
   tests/handlers/exit.scm \
+  tests/handlers/faults.scm \
   tests/handlers/init-raise.scm \
   tests/handlers/marshal.scm \
   tests/handlers/module-handler.scm \
@@ -43,6 +45,7 @@ TEST_HANDLERS = \
   tests/handlers/rule7-uncaught.scm \
   tests/handlers/syntax-error.scm \
   tests/handlers/timeout-cpu.scm \
+  tests/handlers/timeout-in-callback.scm \
   tests/handlers/timeout-loop.scm \
   tests/handlers/timeout-read.scm \
   tests/handlers/timeout-sleep.scm \
