@@ -103,8 +103,10 @@ Results go to standard output, logs (START, END, REPORT and what the\n\
 handler prints) to standard error.\n\
 \n\
 Exit status of invoke: 0 success, 1 function error, 2 bad usage or bad\n\
-input, 3 init error, 124 timeout.  Exit status of batch: 0 if every event\n\
-succeeded, 1 otherwise, 2 bad usage.\n\
+input, 3 init error, 74 the result could not be written, 124 timeout.\n\
+Exit status of batch: 0 if every event succeeded and every record was\n\
+written, 1 otherwise, 2 bad usage, 74 a record could not be written,\n\
+124 a handler stuck in C code past its timeout.\n\
 \n\
 Batch records hold requestId, line, status (success, error or timeout),\n\
 result or error, durationMs, billedDurationMs, maxMemoryUsedMB, and\n\
