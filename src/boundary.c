@@ -10,7 +10,7 @@
 
 static const char *hook_names[GL_HOOK_COUNT] = {
   "guarded-apply", "error->alist", "error-message-prefix", "load-handler",
-  "call-handler", "suspended", "make-callback", "make-uv-error",
+  "call-handler", "suspended", "make-callback", "make-uv-error", "raise",
   "event-template", "run-repl"
 };
 

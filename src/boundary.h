@@ -18,6 +18,7 @@ enum gl_hook {
   GL_HOOK_SUSPENDED,            /* what a handler suspended in await returns */
   GL_HOOK_MAKE_CALLBACK,        /* (make-callback context) */
   GL_HOOK_MAKE_UV_ERROR,        /* (make-uv-error code syscall message) */
+  GL_HOOK_RAISE,                /* (raise-exception obj) */
   GL_HOOK_EVENT_TEMPLATE,       /* (event-template kind) */
   GL_HOOK_RUN_REPL,             /* (run-repl listen-port) */
   GL_HOOK_COUNT

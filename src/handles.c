@@ -290,15 +290,12 @@ gl_uv_error (int status, const char *syscall, const char *target)
 }
 
 /* libguile 3.0.8 does not export scm_raise_exception: go through
-   Scheme's raise-exception. */
+   Scheme's raise-exception, a hook.  Primitives raise into the Scheme
+   code that called them: no C frame of the loop is below. */
 void
 gl_uv_raise (int status, const char *syscall, const char *target)
 {
-  static SCM raise_var;
-
-  if (raise_var == NULL)
-    raise_var = scm_c_public_lookup ("guile", "raise-exception");
-  scm_call_1 (scm_variable_ref (raise_var),
+  scm_call_1 (gl_hook_ref (GL_HOOK_RAISE),
               gl_uv_error (status, syscall, target));
   abort ();                     /* raise-exception does not return */
 }

@@ -143,8 +143,6 @@ gl_timers_init (void)
   scm_c_define_gsubr ("%set-timeout", 3, 0, 0, set_timeout);
   scm_c_define_gsubr ("%set-interval", 3, 0, 0, set_interval);
   scm_c_define_gsubr ("%set-immediate", 2, 0, 0, set_immediate);
-  scm_c_define ("clear-timer",
-                scm_variable_ref (scm_c_lookup ("handle-close!")));
   uv_idle_init (gl_handles_loop (), &immediate_idle);
   uv_unref ((uv_handle_t *) &immediate_idle);
 }

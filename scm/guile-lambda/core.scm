@@ -67,5 +67,11 @@ arguments receives it: (callback), (callback err), (callback err result)."
     ((err) (%context-callback context err))
     ((err result) (%context-callback context err result))))
 
+(define (clear-timer timer)
+  "Stop TIMER, as clearTimeout does: it is closed; closing it again does
+nothing."
+  (handle-close! timer))
+
 (%hook-set! 'make-callback make-callback)
+(%hook-set! 'raise raise-exception)
 (%hook-set! 'make-uv-error make-uv-error)
