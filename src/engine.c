@@ -4,7 +4,6 @@
    serve it.  The loop runs only while an invocation does: between
    invocations the container is frozen and pending handles wait. */
 #include "engine.h"
-#include "bindings.h"
 #include "boundary.h"
 #include "fatal.h"
 #include "handles.h"
@@ -959,12 +958,6 @@ gl_engine_init (void)
   uv_unref ((uv_handle_t *) &eng.wait_report);
   gl_handles_init (&eng.loop, engine_run_callback);
   gl_timers_init ();
-  gl_fs_init ();
-  gl_tcp_init ();
-  gl_udp_init ();
-  gl_process_init ();
-  gl_dns_init ();
-  gl_signals_init ();
   scm_c_define_gsubr ("%invocation-suspend!", 2, 0, 0, invocation_suspend_x);
   scm_c_define_gsubr ("%invocation-resume", 2, 0, 0, invocation_resume);
   engine_scheme_define ();

@@ -1,6 +1,9 @@
-/* extension.c: the entry point that (guile-lambda core) loads.  Each
-   component defines its own primitives; the order follows the
-   dependencies, bindings before the engine before the front ends. */
+/* extension.c: the entry point that (guile-lambda core) loads, and the
+   one place that knows every component.  Each defines its own
+   primitives; the order follows the dependencies: the core (the engine
+   sets up the loop and the registry), then the I/O bindings, which
+   register their handles with the core, then the front ends. */
+#include "bindings.h"
 #include "boundary.h"
 #include "cli.h"
 #include "context.h"
@@ -24,5 +27,11 @@ gl_extension_init (void)
   gl_log_init ();
   gl_context_init ();
   gl_engine_init ();
+  gl_fs_init ();
+  gl_tcp_init ();
+  gl_udp_init ();
+  gl_process_init ();
+  gl_dns_init ();
+  gl_signals_init ();
   gl_cli_init ();
 }
