@@ -342,6 +342,7 @@ function_configure (struct gl_function *fn, const struct cli *cli)
   if (fn->memory_mb <= 0)
     fn->memory_mb = 128;
   fn->timeout_s = cli->timeout_s > 0 ? cli->timeout_s : 3.0;
+  fn->platform_lines = 1;
   gl_buf_printf (&b, "arn:aws:lambda:%s:000000000000:function:%s",
                  fn->region, fn->name);
   fn->arn = strdup (b.data);

@@ -21,6 +21,23 @@ gl_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* The platform's deadline is wall-clock time; the watchdog's clock is
+   monotonic. */
+static uint64_t
+invocation_deadline (const struct gl_function *fn,
+                     const struct gl_request *req, uint64_t now_ns)
+{
+  struct timespec ts;
+  int64_t left_ms;
+
+  if (req->deadline_epoch_ms <= 0)
+    return now_ns + (uint64_t) (fn->timeout_s * 1e9);
+  clock_gettime (CLOCK_REALTIME, &ts);
+  left_ms = req->deadline_epoch_ms - ((int64_t) ts.tv_sec * 1000
+                                      + ts.tv_nsec / 1000000);
+  return now_ns + (left_ms > 0 ? (uint64_t) left_ms * 1000000u : 0);
+}
+
 struct gl_invocation *
 gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
                    SCM event, int with_callback)
@@ -33,7 +50,7 @@ gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
   inv->invoked_arn = req->invoked_arn ? req->invoked_arn : fn->arn;
   inv->event = event;
   inv->start_ns = gl_now_ns ();
-  inv->deadline_ns = inv->start_ns + (uint64_t) (fn->timeout_s * 1e9);
+  inv->deadline_ns = invocation_deadline (fn, req, inv->start_ns);
   inv->waits_for_empty_loop = 1;
   inv->callback_value = SCM_BOOL_F;
   inv->outcome = GL_PENDING;

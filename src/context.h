@@ -19,6 +19,9 @@ struct gl_function {
   char *arn;                    /* the function's own ARN */
   int memory_mb;
   double timeout_s;
+  /* Write START, END and REPORT: not under a Runtime API, where the
+     platform writes them. */
+  int platform_lines;
 };
 
 enum gl_outcome {
@@ -31,6 +34,7 @@ enum gl_outcome {
 /* Per-invocation values that come with the event (headers on Lambda). */
 struct gl_request {
   char request_id[64];
+  int64_t deadline_epoch_ms;    /* the platform's deadline, or 0: timeout */
   const char *invoked_arn;      /* NULL: the function's own ARN */
   SCM identity;                 /* #f or guile-json data */
   SCM client_context;           /* #f or guile-json data */

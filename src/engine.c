@@ -507,7 +507,8 @@ gl_engine_start (const struct gl_request *req, SCM event)
     scm_misc_error ("gl_engine_start", "an invocation is already running",
                     SCM_EOL);
   /* From here on a death of the process reports this event. */
-  gl_inflight_publish (req->request_id, eng.fn.timeout_s, eng.fn.memory_mb);
+  gl_inflight_publish (req->request_id, eng.fn.timeout_s, eng.fn.memory_mb,
+                       eng.fn.platform_lines);
   if (eng.state == GL_CONTAINER_COLD)
     init_failed = gl_engine_load (NULL) != 0;
   gl_inflight_init_done ();
@@ -521,7 +522,8 @@ gl_engine_start (const struct gl_request *req, SCM event)
   eng.state = GL_CONTAINER_RUNNING;
   atomic_store (&eng.expired, 0);
   eng.interrupted = 0;
-  gl_log_start (req->request_id);
+  if (eng.fn.platform_lines)
+    gl_log_start (req->request_id);
   gl_inflight_started ();
   if (init_failed)
     {
@@ -624,7 +626,8 @@ gl_engine_finish (struct gl_report *report)
       && strcmp (inv->completed_by, "an uncaught exception") != 0)
     gl_log_printf (GL_LOG_ERROR, "Invoke Error \t%s", inv->result_json);
   report_fill (inv, report);
-  gl_log_report (report);
+  if (eng.fn.platform_lines)
+    gl_log_report (report);
   eng.inv = NULL;
   root_set (ROOT_CONTEXT, SCM_BOOL_F);
   if (inv->reset || inv->init_failed)

@@ -42,6 +42,7 @@ static struct {
   uint64_t start_ns;
   double timeout_s;
   int memory_mb;
+  int platform_lines;
   pthread_t loop_thread;
 } fatal;
 
@@ -77,12 +78,14 @@ state_move (int to)
 }
 
 void
-gl_inflight_publish (const char *request_id, double timeout_s, int memory_mb)
+gl_inflight_publish (const char *request_id, double timeout_s, int memory_mb,
+                     int platform_lines)
 {
   snprintf (fatal.request_id, sizeof fatal.request_id, "%s", request_id);
   fatal.start_ns = gl_now_ns ();
   fatal.timeout_s = timeout_s;
   fatal.memory_mb = memory_mb;
+  fatal.platform_lines = platform_lines;
   atomic_store (&fatal.init, 1);
   atomic_store (&fatal.started, 0);
   state_move (INFLIGHT_RUNNING);
@@ -303,9 +306,10 @@ fatal_report (int taken, const char *type, const char *message,
       report_fill (&f.report);
       f.report.status = timeout ? "timeout" : "error";
       /* START comes after the init phase, which may be what died. */
-      if (!atomic_load (&fatal.started))
+      if (fatal.platform_lines && !atomic_load (&fatal.started))
         gl_log_start (fatal.request_id);
-      gl_log_report (&f.report);
+      if (fatal.platform_lines)
+        gl_log_report (&f.report);
     }
   if (fatal.fn)
     status = fatal.fn (&f, fatal.data);
