@@ -600,21 +600,26 @@ gl_engine_invoke (const struct gl_request *req, SCM event,
   return inv;
 }
 
-/* The engine's operations for the REPL, which steps through them.  A
-   REPL server runs each client in a thread of its own: the thread that
-   drives the engine is the one the watchdog must interrupt. */
+/* The engine's operations for the REPL, which steps through them.  They
+   run on the loop thread only, the one that configured the engine: the
+   loop is not thread-safe, and that thread is the one the watchdog
+   interrupts.  The REPL server (scm/guile-lambda/repl-server.scm) runs
+   every REPL there; a call from any other thread is refused. */
 
 static void
-engine_thread_claim (void)
+engine_thread_check (const char *who)
 {
-  eng.loop_thread = scm_current_thread ();
-  eng.loop_pthread = pthread_self ();
+  if (!pthread_equal (pthread_self (), eng.loop_pthread))
+    scm_misc_error (who, "the engine runs on the thread that started it, "
+                    "and this is another thread", SCM_EOL);
 }
 
 static SCM
 engine_state_scm (void)
 {
   static const char *names[] = { "cold", "warm", "running" };
+
+  engine_thread_check ("%engine-state");
   return scm_from_utf8_symbol (names[eng.state]);
 }
 
@@ -624,8 +629,7 @@ engine_load_x (void)
 {
   const char *error = NULL;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-load!");
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-load!", "an invocation is running", SCM_EOL);
   if (gl_engine_load (&error) != 0)
@@ -636,7 +640,7 @@ engine_load_x (void)
 static SCM
 engine_reset_x (void)
 {
-  engine_thread_claim ();
+  engine_thread_check ("%engine-reset!");
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-reset!", "an invocation is running: ,continue "
                     "it first", SCM_EOL);
@@ -647,6 +651,7 @@ engine_reset_x (void)
 static SCM
 engine_module (void)
 {
+  engine_thread_check ("%engine-module");
   return root_ref (ROOT_MODULE);
 }
 
@@ -657,8 +662,7 @@ engine_start_x (SCM event, SCM request_id)
   struct gl_request req;
   char *id;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-start!");
   memset (&req, 0, sizeof req);
   if (SCM_UNBNDP (request_id) || scm_is_false (request_id))
     gl_request_id_generate (req.request_id);
@@ -680,8 +684,7 @@ engine_step_x (void)
 {
   SCM ran;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-step!");
   if (eng.inv == NULL)
     scm_misc_error ("%engine-step!", "no invocation is running", SCM_EOL);
   root_set (ROOT_TRACE, SCM_EOL);
@@ -697,6 +700,7 @@ engine_step_x (void)
 static SCM
 engine_completed_p (void)
 {
+  engine_thread_check ("%engine-completed?");
   return scm_from_bool (eng.inv == NULL || gl_engine_completed ());
 }
 
@@ -708,8 +712,7 @@ engine_finish_x (void)
   struct gl_report r;
   SCM status;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-finish!");
   if (inv == NULL)
     scm_misc_error ("%engine-finish!", "no invocation is running", SCM_EOL);
   gl_engine_finish (&r);
@@ -742,6 +745,7 @@ engine_status (void)
   struct gl_invocation *inv = eng.inv;
   SCM sym = SCM_BOOL_F;
 
+  engine_thread_check ("%engine-status");
   if (inv == NULL)
     return scm_list_1 (scm_cons (scm_from_utf8_symbol ("state"),
                                  engine_state_scm ()));
@@ -772,6 +776,7 @@ engine_status (void)
 static SCM
 engine_clock_pause_x (void)
 {
+  engine_thread_check ("%engine-clock-pause!");
   if (eng.inv && eng.paused_ns == 0)
     {
       gl_watchdog_disarm ();
@@ -785,6 +790,7 @@ engine_clock_resume_x (void)
 {
   uint64_t paused;
 
+  engine_thread_check ("%engine-clock-resume!");
   if (eng.inv && eng.paused_ns != 0)
     {
       paused = gl_now_ns () - eng.paused_ns;
@@ -804,6 +810,7 @@ engine_timeout_set_x (SCM seconds)
 {
   double s = scm_to_double (seconds);
 
+  engine_thread_check ("%engine-timeout-set!");
   if (!(s > 0 && s <= 900))
     scm_misc_error ("%engine-timeout-set!", "a timeout is more than 0 and at "
                     "most 900 seconds, not ~a", scm_list_1 (seconds));
@@ -814,6 +821,7 @@ engine_timeout_set_x (SCM seconds)
 static SCM
 engine_timeout (void)
 {
+  engine_thread_check ("%engine-timeout");
   return scm_from_double (eng.fn.timeout_s);
 }
 

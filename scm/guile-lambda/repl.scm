@@ -3,10 +3,13 @@
 ;;; invocation: call the handler, run the loop one turn at a time, see
 ;;; which callbacks ran and whether (and why) the invocation completed.
 ;;; The loop runs only inside these commands; while the person types,
-;;; the container is frozen, as on Lambda.
+;;; the container is frozen, as on Lambda.  (guile-lambda repl-server)
+;;; runs every REPL, that of --listen clients too, on the engine's
+;;; thread.
 (define-module (guile-lambda repl)
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda events)
+  #:use-module (guile-lambda repl-server)
   #:use-module (ice-9 format)
   #:use-module (ice-9 match)
   #:use-module (ice-9 rdelim)
@@ -14,21 +17,39 @@
   #:use-module (system repl command)
   #:use-module (system repl common)
   #:use-module (system repl repl)
-  #:use-module (system repl server)
   #:export (run-repl))
 
 ;;; The engine, with the handler's output going to the log.
 
-(define (with-log-ports thunk)
-  (with-output-to-port (log-port 'info)
-    (lambda () (with-error-to-port (log-port 'error) thunk))))
+;; PROC is an engine operation: it may run the loop and user code, so
+;; the REPL server must not interleave another with it.
+(define (engine-call proc . args)
+  (call-with-engine-busy
+   (lambda ()
+     (with-output-to-port (log-port 'info)
+       (lambda ()
+         (with-error-to-port (log-port 'error)
+           (lambda () (apply proc args))))))))
 
 (define (say fmt . args)
   (apply format #t fmt args)
   (force-output))
 
+;; Where a REPL starts: the container's module, or a stand-in while
+;; there is none.
+(define home-stand-in
+  (let ((module #f))
+    (lambda ()
+      (unless module
+        (set! module (make-fresh-user-module))
+        (module-use! module (resolve-interface '(guile-lambda))))
+      module)))
+
+(define (home)
+  (or (%engine-module) (home-stand-in)))
+
 (define (container-load!)
-  (let ((r (with-log-ports %engine-load!)))
+  (let ((r (engine-call %engine-load!)))
     (if (eq? r #t)
         (begin
           (set-current-module (%engine-module))
@@ -74,7 +95,7 @@
   (assq-ref report key))
 
 (define (finish!)
-  (let ((report (with-log-ports %engine-finish!)))
+  (let ((report (engine-call %engine-finish!)))
     (history-add! report)
     (say "Invocation ~a ~a (completed by ~a) in ~,2f ms~@[, init ~,2f ms~]:~%~a~%"
          (length history)
@@ -97,7 +118,7 @@
 
 (define (completed?)
   (clock-catch-up!)
-  (%engine-completed?))
+  (engine-call %engine-completed?))
 
 (define (completion-check)
   (if (completed?)
@@ -114,7 +135,7 @@
 
 (define (start! event)
   (require-idle "start")
-  (let ((id (with-log-ports (lambda () (%engine-start! event)))))
+  (let ((id (engine-call %engine-start! event)))
     (%engine-clock-pause!)
     (say "Handler called for request ~a.~%" id)))
 
@@ -122,7 +143,7 @@
 ;; stands still while the person types.
 (define (loop-turn!)
   (%engine-clock-resume!)
-  (let ((ran (with-log-ports %engine-step!)))
+  (let ((ran (engine-call %engine-step!)))
     (%engine-clock-pause!)
     ran))
 
@@ -327,7 +348,7 @@ The whole result (or error) of invocation N of ,history."
   "reset
 Cold start: close every user handle and load the handler afresh."
   (require-idle "reset")
-  (%engine-reset!)
+  (engine-call %engine-reset!)
   (say "Container reset: every handle closed.~%")
   (container-load!))
 
@@ -375,18 +396,16 @@ Print a sample event of KIND (apigw-v2, sqs, s3-put, eventbridge-scheduled,
        (activate)))))
 
 (define (run-repl listen-port)
-  "Start the REPL; with LISTEN-PORT, also serve it on 127.0.0.1 for Geiser."
+  "Start the REPL; with LISTEN-PORT, also serve it on 127.0.0.1 for
+Geiser (0: on a port the kernel chooses).  The port goes to standard
+error."
   (when (getenv "_HANDLER")
     (container-load!))
-  (unless (%engine-module)
-    (set-current-module (let ((m (make-fresh-user-module)))
-                          (module-use! m (resolve-interface '(guile-lambda)))
-                          m)))
   (when listen-port
-    (spawn-server (make-tcp-server-socket #:host "127.0.0.1" #:port listen-port))
-    (say "REPL server listening on 127.0.0.1:~a~%" listen-port))
+    (format (current-error-port) "REPL server listening on 127.0.0.1:~a~%"
+            (repl-listen listen-port home))
+    (force-output (current-error-port)))
   (say "guile-lambda REPL: ,help lambda lists the commands that step invocations.~%")
   (repl-default-option-set! 'prompt prompt)
   (readline-activate)
-  (start-repl)
-  0)
+  (repl-serve (home)))

@@ -20,6 +20,92 @@
 (define (stdout-has? r pattern)
   (and (line-index r pattern) #t))
 
+;; The port a `repl --listen 0' says it listens on.
+(define (listen-port p)
+  (let ((lines (read-until (process-errors p) "REPL server listening on" 30)))
+    (and (pair? lines)
+         (let ((m (string-match "listening on 127\\.0\\.0\\.1:([0-9]+)$" (last lines))))
+           (and m (string->number (match:substring m 1)))))))
+
+;; Lines from PORT until its end or a pause of SECONDS.
+(define (read-lines-within port seconds)
+  (let loop ((lines '()))
+    (let ((line (read-line-within port seconds)))
+      (if (string? line)
+          (loop (cons line lines))
+          (reverse (cons line lines))))))
+
+;;; Sessions with `repl --listen': P is the process, PORT its server's.
+
+(define (one-client-session p port)
+  (let ((s (connect-within port 30)))
+    (display ",invoke {\"name\":\"geiser\"}\n(+ 40 2)\n,q\n" s)
+    (let ((answer (read-until s "= 42" 30)))
+      (test-assert "the REPL server on loopback runs the same commands"
+                   (member "{\"message\":\"Hello, geiser!\"}" answer))
+      (test-assert "and evaluates expressions"
+                   (any (lambda (l) (string-contains l "= 42")) answer)))
+    (test-assert ",q ends the client's REPL: the server closes the connection"
+                 (eof-object? (last (read-lines-within s 30))))
+    (close-port s)
+    (test-equal "the program ends at the end of its own input" 0
+                (process-wait p))))
+
+(define (last-value lines)
+  "The value the last `$N = VALUE' line of LINES printed, as text."
+  (any (lambda (l)
+         (let ((m (string-match "\\$[0-9]+ = (.*)$" l)))
+           (and m (match:substring m 1))))
+       (reverse lines)))
+
+;; The engine runs on one thread, and every REPL's commands reach it in
+;; turn.  Each step reports the callbacks it ran, so the runs that the
+;; three sessions saw add up to the interval's own count, unless two
+;; steps ran at once and lost or doubled some.
+(define (two-clients-session p port)
+  (let ((a (connect-within port 30))
+        (b (connect-within port 30))
+        (main (process-input p))
+        (steps 60))
+    (display ",start {}\n'started\n" main)
+    (read-until (process-output p) "started" 30)
+    (for-each (lambda (out name)
+                (do ((i 0 (+ i 1))) ((= i steps))
+                  (display ",step\n" out))
+                (format out "'~a-done~%" name))
+              (list a b main) '(a b main))
+    (let* ((answers (map (lambda (in name)
+                           (read-until in (format #f "~a-done" name) 120))
+                         (list a b (process-output p)) '(a b main)))
+           (ran (apply + (map (lambda (lines)
+                                (count (lambda (l) (string-contains l ": ran timer #1 "))
+                                       lines))
+                              answers))))
+      (test-assert "every session got the answers to all its steps"
+                   (every (lambda (lines)
+                            (and (pair? lines) (string-contains (last lines) "-done")))
+                          answers))
+      (display "polls\n" a)
+      (test-equal "each run of the interval was reported by exactly one step"
+                  (number->string ran)
+                  (last-value (read-until a "\\$[0-9]+ = " 30))))
+    ;; A client makes a timer; the terminal's session sees it and runs
+    ;; it, in the same module.
+    (display "(define from-client #f)\n" b)
+    (display "(set-timeout (lambda () (set! from-client 'ran)) 0)\n'made\n" b)
+    (read-until b "made" 30)
+    (display ",handles\n,step 5\nfrom-client\n" main)
+    (let ((lines (read-until (process-output p) "\\$[0-9]+ = " 30)))
+      (test-assert "a timer made by a client is in the terminal's ,handles"
+                   (any (lambda (l) (string-match "^2 +timer +yes" l)) lines))
+      (test-assert "and the terminal's steps run it"
+                   (any (lambda (l) (string-match "Step [0-9]: ran timer #2 " l)) lines))
+      (test-equal "in the handler's module" "ran" (last-value lines)))
+    (close-port a)
+    (close-port b)
+    (test-equal "the program ends at the end of its own input" 0
+                (process-wait p))))
+
 (run-tests "repl"
  (lambda ()
    (test-group "stepping a handler with two timers"
@@ -104,32 +190,23 @@
        (test-assert "and lists the known kinds" (stderr-has? r "known kinds are: apigw-v2"))))
 
    (test-group "--listen"
-     ;; A port of this test's own; the REPL's standard input stays open
-     ;; (sleep) while the test talks to its server.
-     (let* ((port (+ 20000 (modulo (getpid) 20000)))
-            (r #f)
-            (answer
-             (begin
-               (system (format #f "(sleep 6 | guile-lambda repl ~a --listen ~a >/dev/null 2>&1 &)"
-                               (example "hello.scm") port))
-               (let retry ((tries 0))
-                 (let ((s (socket PF_INET SOCK_STREAM 0)))
-                   (if (false-if-exception
-                        (connect s AF_INET (inet-pton AF_INET "127.0.0.1") port))
-                       (begin
-                         (display ",invoke {\"name\":\"geiser\"}\n(+ 40 2)\n,q\n" s)
-                         (force-output s)
-                         (let ((text (get-string-all s)))
-                           (close-port s)
-                           text))
-                       (begin
-                         (close-port s)
-                         (if (< tries 50)
-                             (begin (usleep 100000) (retry (+ tries 1)))
-                             ""))))))))
-       (test-assert "the REPL server on loopback runs the same commands"
-                    (string-contains answer "{\"message\":\"Hello, geiser!\"}"))
-       (test-assert "and evaluates expressions" (string-contains answer "= 42"))))
+     (call-with-process
+      (list "guile-lambda" "repl" (example "hello.scm") "--listen" "0")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "--listen 0 says on standard error which port it got" port)
+          (when port
+            (one-client-session p port))))))
+
+   (test-group "two clients and the terminal step the engine at once"
+     (call-with-process
+      (list "guile-lambda" "repl" (fixture "repl-clients.scm") "--listen" "0"
+            "--timeout" "600")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "the REPL server says its port" port)
+          (when port
+            (two-clients-session p port))))))
 
    ;; Guile prints the prompt only when it waits for input, so the
    ;; prompt is seen through a terminal.
