@@ -35,8 +35,12 @@
   (apply format #t fmt args)
   (force-output))
 
-;; Where a REPL starts: the container's module, or a stand-in while
-;; there is none.
+;; A REPL's home is the container's module, or a stand-in while there is
+;; none.  A REPL at home follows the container into the module of each
+;; new init phase, whichever REPL caused it; one that the person moved
+;; elsewhere (,m) stays there.
+(define homes (make-weak-key-hash-table))
+
 (define home-stand-in
   (let ((module #f))
     (lambda ()
@@ -46,13 +50,30 @@
       module)))
 
 (define (home)
-  (or (%engine-module) (home-stand-in)))
+  (let ((module (or (%engine-module) (home-stand-in))))
+    (hashq-set! homes module #t)
+    module))
+
+(define (home-set!)
+  (set-current-module (home)))
+
+;; The container may have had a new init phase, from another REPL or at
+;; a cold start, since this REPL last read.
+(define (home-follow!)
+  (let ((module (%engine-module)))
+    (when (and module
+               (not (eq? module (current-module)))
+               (hashq-ref homes (current-module)))
+      (home-set!)
+      (say "The handler was loaded afresh: this is its new module.~%"))))
+
+(add-hook! repl-read-hook home-follow!)
 
 (define (container-load!)
   (let ((r (engine-call %engine-load!)))
     (if (eq? r #t)
         (begin
-          (set-current-module (%engine-module))
+          (home-set!)
           (say "Init phase done: the handler is loaded, and this is its module.~%"))
         (say "Init phase failed: ~a~%" r))))
 
@@ -103,7 +124,15 @@
          (report-ref report 'completed-by)
          (report-ref report 'duration-ms)
          (report-ref report 'init-ms)
-         (report-ref report 'json))))
+         (report-ref report 'json))
+    ;; A timeout, an uncaught exception in a callback or an exit reset
+    ;; the container.  Its next init phase runs now, as after ,reset, so
+    ;; that the person's next expression is in the new module, not in
+    ;; the discarded one.  (A failed init phase is not run again here.)
+    (when (and (eq? (%engine-state) 'cold)
+               (not (equal? (report-ref report 'completed-by) "init")))
+      (say "Container reset: every handle closed.~%")
+      (container-load!))))
 
 (define (alive-summary)
   (let ((handles (length (filter handle-ref? (active-handles))))

@@ -106,6 +106,47 @@
     (test-equal "the program ends at the end of its own input" 0
                 (process-wait p))))
 
+;;; The README's stepping session.
+
+(define top-srcdir (or (getenv "abs_top_srcdir") (getcwd)))
+
+(define (readme-session)
+  "The lines of the README's stepping session: prompts with commands, and
+what the program prints."
+  (let* ((text (call-with-input-file (string-append top-srcdir "/README.md")
+                 get-string-all))
+         (from (string-contains text "```\n" (string-contains text "A stepping session")))
+         (to (string-contains text "\n```" from)))
+    (string-split (substring text (+ from 4) to) #\newline)))
+
+;; A line of the session as a regular expression: request ids, durations
+;; and a timer's due time are whatever they are in this run.
+(define (session-line->regexp line)
+  (fold (lambda (change text)
+          (regexp-substitute/global #f (car change) text 'pre (cdr change) 'post))
+        (regexp-quote line)
+        '(("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" . "[0-9a-f-]{36}")
+          ("[0-9]+\\\\\\.[0-9]+ ms" . "[0-9]+\\.[0-9]+ ms")
+          ("due-in=[0-9]+" . "due-in=[0-9]+"))))
+
+;; What a terminal showed, as lines, without its control sequences.
+(define (terminal-lines text)
+  (string-split (regexp-substitute/global #f "\x1b\\[[0-9;?]*[A-Za-z]|\b|\r" text
+                                          'pre 'post)
+                #\newline))
+
+(define (first-missing expected lines)
+  "The first of the EXPECTED lines (\"…\" ones left out) that is not in
+LINES after the lines before it, or #f."
+  (let loop ((expected expected) (lines lines))
+    (cond
+     ((null? expected) #f)
+     ((string-prefix? "…" (car expected)) (loop (cdr expected) lines))
+     ((member (string-append "^" (session-line->regexp (car expected)) "$") lines
+              (lambda (rx line) (string-match rx line)))
+      => (lambda (rest) (loop (cdr expected) (cdr rest))))
+     (else (car expected)))))
+
 (run-tests "repl"
  (lambda ()
    (test-group "stepping a handler with two timers"
@@ -138,8 +179,9 @@
                     (stdout-has? r "^Invocation 1 timeout .*Sandbox.Timedout|^\\{\"errorType\":\"Sandbox.Timedout\""))
        (test-assert "the log lists what kept it alive, with its origin"
                     (stderr-has? r "ERROR\t  timer #1 \\(interval 100 ms.*interval.scm:25:11"))
-       (test-assert "the container is cold afterwards"
-                    (stdout-has? r "^Container: cold"))))
+       (test-assert "the container was reset and its init phase ran again"
+                    (and (stdout-has? r "^Container reset: every handle closed")
+                         (stdout-has? r "^Container: warm$")))))
 
    (test-group ",reset"
      (let ((r (repl (fixture "repl-two-timers.scm")
@@ -189,6 +231,21 @@
        (test-equal "an unknown kind is bad usage" 2 (run-status r))
        (test-assert "and lists the known kinds" (stderr-has? r "known kinds are: apigw-v2"))))
 
+   (test-group "after a reset the REPL is in the new container's module"
+     (let ((r (repl (example "interval.scm")
+                    ",timeout 1" ",invoke {}" "(set! polls 99)"
+                    ",invoke {\"wait\":false}")))
+       (test-assert "a timeout resets the container and loads it at once"
+                    (and (stdout-has? r "^Container reset: every handle closed")
+                         (= 2 (length (filter (lambda (l) (string-prefix? "Init phase done" l))
+                                              (stdout-lines r))))))
+       (test-assert "the next expression changed the new module, which the next invocation sees"
+                    (stdout-has? r "^\\{\"polls\":99\\}$")))
+     (let ((r (repl (fixture "rule7-uncaught.scm")
+                    ",invoke {\"explode\":true}" "(set! calls 41)" ",invoke {}")))
+       (test-assert "so does an uncaught exception in a callback"
+                    (stdout-has? r "^\\{\"calls\":42\\}$"))))
+
    (test-group "--listen"
      (call-with-process
       (list "guile-lambda" "repl" (example "hello.scm") "--listen" "0")
@@ -197,6 +254,29 @@
           (test-assert "--listen 0 says on standard error which port it got" port)
           (when port
             (one-client-session p port))))))
+
+   (test-group "a reset that a client causes moves the terminal's REPL too"
+     (call-with-process
+      (list "guile-lambda" "repl" (example "interval.scm") "--listen" "0")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "the REPL server says its port" port)
+          (when port
+            (let ((s (connect-within port 30)))
+              (display ",timeout 1\n,invoke {}\n'timed-out\n" s)
+              (test-assert "the client's invocation timed out and reset the container"
+                           (any (lambda (l) (string-prefix? "Container reset" l))
+                                (read-until s "timed-out" 60)))
+              (display "(set! polls 99)\n,invoke {\"wait\":false}\n'done\n"
+                       (process-input p))
+              (let ((lines (read-until (process-output p) "= done$" 30)))
+                (test-assert "the terminal's REPL says it moved to the new module"
+                             (any (lambda (l) (string-contains l "loaded afresh")) lines))
+                (test-assert "and its next expression changed that module"
+                             (member "{\"polls\":99}" lines)))
+              (close-port s)
+              (test-equal "the program ends at the end of its own input" 0
+                          (process-wait p))))))))
 
    (test-group "two clients and the terminal step the engine at once"
      (call-with-process
@@ -207,6 +287,21 @@
           (test-assert "the REPL server says its port" port)
           (when port
             (two-clients-session p port))))))
+
+   (test-group "the README's stepping session"
+     (let* ((session (readme-session))
+            (commands (filter-map (lambda (line)
+                                    (let ((m (string-match "^guile-lambda \\[[^]]*\\]> (.*)$" line)))
+                                      (and m (match:substring m 1))))
+                                  session))
+            (r (run (list "script" "-qec"
+                          (string-append "cd '" top-srcdir "' && exec guile-lambda repl "
+                                         "examples/interval.scm 2>/dev/null")
+                          "/dev/null")
+                    #:input (string-join (append commands '(",q")) "\n" 'suffix))))
+       (test-assert "the README shows a session" (> (length commands) 4))
+       (test-equal "the program prints every line of it, in order" #f
+                   (first-missing session (terminal-lines (run-stdout r))))))
 
    ;; Guile prints the prompt only when it waits for input, so the
    ;; prompt is seen through a terminal.
