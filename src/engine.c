@@ -772,7 +772,87 @@ engine_status (void)
 
 /* While a person types at the REPL between steps, the invocation's clock
    stops: the container is frozen mid-invocation, and its deadline moves
-   by the time it spent so. */
+   by the time it spent so.  The loop's clock must stop too, or a timer
+   would come due at the prompt and run at once on the next step, with a
+   repeating one run twice in that step; libuv's clock cannot be set, so
+   the timers are moved instead. */
+
+struct timer_left {
+  uv_timer_t *timer;
+  uint64_t left;                /* ms from the pause to its due time */
+  size_t order;                 /* keeps ties in their order */
+};
+
+struct timers_paused {
+  struct timer_left *v;
+  size_t n, cap;
+};
+
+static void
+timer_left_collect (uv_handle_t *h, void *arg)
+{
+  struct timers_paused *t = arg;
+
+  if (h->type != UV_TIMER || !uv_is_active (h))
+    return;
+  if (t->v != NULL && t->n < t->cap)
+    {
+      t->v[t->n].timer = (uv_timer_t *) h;
+      t->v[t->n].left = uv_timer_get_due_in ((uv_timer_t *) h);
+      t->v[t->n].order = t->n;
+    }
+  t->n++;
+}
+
+static int
+timer_left_compare (const void *a, const void *b)
+{
+  const struct timer_left *x = a, *y = b;
+
+  if (x->left != y->left)
+    return x->left < y->left ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Move every timer of the loop by the time the clock was paused: each
+   gets, from now, what it had left when the clock stopped.  The loop's
+   time has not been updated since (engine_clock_pause_x did last), so
+   uv_timer_get_due_in still answers as of the pause.  Timers already
+   due then stay due; the others start again in the order they were due
+   in, so that libuv's order for equal due times holds. */
+static void
+loop_timers_shift (void)
+{
+  struct timers_paused t = { NULL, 0, 0 };
+  uint64_t repeat;
+  size_t i;
+
+  uv_walk (&eng.loop, timer_left_collect, &t);
+  t.cap = t.n;
+  t.n = 0;
+  if (t.cap > 0)
+    t.v = malloc (t.cap * sizeof *t.v);
+  if (t.v != NULL)
+    uv_walk (&eng.loop, timer_left_collect, &t);
+  if (t.n > t.cap)
+    t.n = t.cap;
+  uv_update_time (&eng.loop);
+  if (t.v == NULL)
+    return;
+  qsort (t.v, t.n, sizeof *t.v, timer_left_compare);
+  for (i = 0; i < t.n; i++)
+    if (t.v[i].left > 0)
+      {
+        /* uv_timer_again restarts a timer after its repeat: the one way
+           to restart it without knowing its callback. */
+        repeat = uv_timer_get_repeat (t.v[i].timer);
+        uv_timer_set_repeat (t.v[i].timer, t.v[i].left);
+        uv_timer_again (t.v[i].timer);
+        uv_timer_set_repeat (t.v[i].timer, repeat);
+      }
+  free (t.v);
+}
+
 static SCM
 engine_clock_pause_x (void)
 {
@@ -781,6 +861,8 @@ engine_clock_pause_x (void)
     {
       gl_watchdog_disarm ();
       eng.paused_ns = gl_now_ns ();
+      /* Timers made while paused count from here. */
+      uv_update_time (&eng.loop);
     }
   return SCM_UNSPECIFIED;
 }
@@ -799,6 +881,7 @@ engine_clock_resume_x (void)
       eng.inv->deadline_ns += paused;
       if (eng.inv->callback_called)
         eng.inv->callback_ns += paused;
+      loop_timers_shift ();
       if (eng.inv->outcome == GL_PENDING)
         eng.watch_generation = gl_watchdog_arm (eng.inv->deadline_ns);
     }

@@ -171,10 +171,10 @@
 ;; One turn of the loop, on the invocation's clock, which otherwise
 ;; stands still while the person types.
 (define (loop-turn!)
-  (%engine-clock-resume!)
-  (let ((ran (engine-call %engine-step!)))
-    (%engine-clock-pause!)
-    ran))
+  (dynamic-wind
+    %engine-clock-resume!
+    (lambda () (engine-call %engine-step!))
+    %engine-clock-pause!))
 
 (define (step! n)
   (let loop ((i 1))

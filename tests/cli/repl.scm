@@ -246,6 +246,35 @@ LINES after the lines before it, or #f."
        (test-assert "so does an uncaught exception in a callback"
                     (stdout-has? r "^\\{\"calls\":42\\}$"))))
 
+   (test-group "the clock stands still at the prompt"
+     ;; A pause longer than the interval: had the loop's clock run on,
+     ;; the first step would find the interval overdue and run it twice.
+     (call-with-process
+      (list "guile-lambda" "repl" (fixture "repl-slow-interval.scm"))
+      (lambda (p)
+        (display ",start {}\n,handles\n'handles-listed\n" (process-input p))
+        (let* ((before (read-until (process-output p) "handles-listed" 30))
+               (due (any (lambda (l)
+                           (let ((m (string-match "due-in=([0-9]+)" l)))
+                             (and m (string->number (match:substring m 1)))))
+                         before)))
+          (usleep 1200000)
+          (display ",step 2\npolls\n" (process-input p))
+          (let* ((after (read-until (process-output p) "\\$[0-9]+ = " 30))
+                 (ran (lambda (n)
+                        (count (lambda (l) (string-contains l (format #f "Step ~a: ran" n)))
+                               after))))
+            (test-assert "the interval was listed, not yet due" (and due #t))
+            ;; Due at once when the clock stopped: then nothing can be
+            ;; told, however fast the machine.
+            (when (and due (positive? due))
+              (test-equal "the first step ran it once" 1 (ran 1))
+              (test-equal "the second step ran it once" 1 (ran 2))
+              (test-assert "two polls for two steps"
+                           (any (lambda (l) (string-match "\\$[0-9]+ = 2$" l)) after)))
+            (test-equal "the REPL ends at the end of its input" 0
+                        (process-wait p)))))))
+
    (test-group "--listen"
      (call-with-process
       (list "guile-lambda" "repl" (example "hello.scm") "--listen" "0")
