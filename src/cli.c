@@ -95,7 +95,8 @@ Options:\n\
                            s3-put, eventbridge-scheduled, apigw-v1, sns,\n\
                            dynamodb) instead of EVENT\n\
       --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
-                           (default 37146), for Geiser\n\
+                           (default 37146; 0: any free port, printed on\n\
+                           standard error), for Geiser\n\
   -h, --help               print this help and exit\n\
   -V, --version            print version information and exit\n\
 \n\
@@ -261,8 +262,9 @@ cli_parse (struct cli *cli, int argc, char **argv)
         if (optarg)
           {
             long port = strtol (optarg, &end, 10);
-            if (*end != '\0' || port < 1 || port > 65535)
-              return usage_error ("--listen takes a port from 1 to 65535, "
+            /* 0 lets the kernel choose, as for bind(2). */
+            if (*end != '\0' || port < 0 || port > 65535)
+              return usage_error ("--listen takes a port from 0 to 65535, "
                                   "not '%s'", optarg), -1;
             cli->listen_port = (int) port;
           }

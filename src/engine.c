@@ -648,21 +648,26 @@ gl_engine_invoke (const struct gl_request *req, SCM event,
   return inv;
 }
 
-/* The engine's operations for the REPL, which steps through them.  A
-   REPL server runs each client in a thread of its own: the thread that
-   drives the engine is the one the watchdog must interrupt. */
+/* The engine's operations for the REPL, which steps through them.  They
+   run on the loop thread only, the one that configured the engine: the
+   loop is not thread-safe, and that thread is the one the watchdog
+   interrupts.  The REPL server (scm/guile-lambda/repl-server.scm) runs
+   every REPL there; a call from any other thread is refused. */
 
 static void
-engine_thread_claim (void)
+engine_thread_check (const char *who)
 {
-  eng.loop_thread = scm_current_thread ();
-  eng.loop_pthread = pthread_self ();
+  if (!pthread_equal (pthread_self (), eng.loop_pthread))
+    scm_misc_error (who, "the engine runs on the thread that started it, "
+                    "and this is another thread", SCM_EOL);
 }
 
 static SCM
 engine_state_scm (void)
 {
   static const char *names[] = { "cold", "warm", "running" };
+
+  engine_thread_check ("%engine-state");
   return scm_from_utf8_symbol (names[eng.state]);
 }
 
@@ -672,8 +677,7 @@ engine_load_x (void)
 {
   const char *error = NULL;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-load!");
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-load!", "an invocation is running", SCM_EOL);
   if (gl_engine_load (&error) != 0)
@@ -684,7 +688,7 @@ engine_load_x (void)
 static SCM
 engine_reset_x (void)
 {
-  engine_thread_claim ();
+  engine_thread_check ("%engine-reset!");
   if (eng.state == GL_CONTAINER_RUNNING)
     scm_misc_error ("%engine-reset!", "an invocation is running: ,continue "
                     "it first", SCM_EOL);
@@ -695,6 +699,7 @@ engine_reset_x (void)
 static SCM
 engine_module (void)
 {
+  engine_thread_check ("%engine-module");
   return root_ref (ROOT_MODULE);
 }
 
@@ -705,8 +710,7 @@ engine_start_x (SCM event, SCM request_id)
   struct gl_request req;
   char *id;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-start!");
   memset (&req, 0, sizeof req);
   if (SCM_UNBNDP (request_id) || scm_is_false (request_id))
     gl_request_id_generate (req.request_id);
@@ -728,8 +732,7 @@ engine_step_x (void)
 {
   SCM ran;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-step!");
   if (eng.inv == NULL)
     scm_misc_error ("%engine-step!", "no invocation is running", SCM_EOL);
   root_set (ROOT_TRACE, SCM_EOL);
@@ -745,6 +748,7 @@ engine_step_x (void)
 static SCM
 engine_completed_p (void)
 {
+  engine_thread_check ("%engine-completed?");
   return scm_from_bool (eng.inv == NULL || gl_engine_completed ());
 }
 
@@ -756,8 +760,7 @@ engine_finish_x (void)
   struct gl_report r;
   SCM status;
 
-  engine_thread_claim ();
-
+  engine_thread_check ("%engine-finish!");
   if (inv == NULL)
     scm_misc_error ("%engine-finish!", "no invocation is running", SCM_EOL);
   gl_engine_finish (&r);
@@ -791,6 +794,7 @@ engine_status (void)
   struct gl_invocation *inv = eng.inv;
   SCM sym = SCM_BOOL_F;
 
+  engine_thread_check ("%engine-status");
   if (inv == NULL)
     return scm_list_1 (scm_cons (scm_from_utf8_symbol ("state"),
                                  engine_state_scm ()));
@@ -817,14 +821,97 @@ engine_status (void)
 
 /* While a person types at the REPL between steps, the invocation's clock
    stops: the container is frozen mid-invocation, and its deadline moves
-   by the time it spent so. */
+   by the time it spent so.  The loop's clock must stop too, or a timer
+   would come due at the prompt and run at once on the next step, with a
+   repeating one run twice in that step; libuv's clock cannot be set, so
+   the timers are moved instead. */
+
+struct timer_left {
+  uv_timer_t *timer;
+  uint64_t left;                /* ms from the pause to its due time */
+  size_t order;                 /* keeps ties in their order */
+};
+
+struct timers_paused {
+  struct timer_left *v;
+  size_t n, cap;
+};
+
+static void
+timer_left_collect (uv_handle_t *h, void *arg)
+{
+  struct timers_paused *t = arg;
+
+  if (h->type != UV_TIMER || !uv_is_active (h))
+    return;
+  if (t->v != NULL && t->n < t->cap)
+    {
+      t->v[t->n].timer = (uv_timer_t *) h;
+      t->v[t->n].left = uv_timer_get_due_in ((uv_timer_t *) h);
+      t->v[t->n].order = t->n;
+    }
+  t->n++;
+}
+
+static int
+timer_left_compare (const void *a, const void *b)
+{
+  const struct timer_left *x = a, *y = b;
+
+  if (x->left != y->left)
+    return x->left < y->left ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Move every timer of the loop by the time the clock was paused: each
+   gets, from now, what it had left when the clock stopped.  The loop's
+   time has not been updated since (engine_clock_pause_x did last), so
+   uv_timer_get_due_in still answers as of the pause.  Timers already
+   due then stay due; the others start again in the order they were due
+   in, so that libuv's order for equal due times holds. */
+static void
+loop_timers_shift (void)
+{
+  struct timers_paused t = { NULL, 0, 0 };
+  uint64_t repeat;
+  size_t i;
+
+  uv_walk (&eng.loop, timer_left_collect, &t);
+  t.cap = t.n;
+  t.n = 0;
+  if (t.cap > 0)
+    t.v = malloc (t.cap * sizeof *t.v);
+  if (t.v != NULL)
+    uv_walk (&eng.loop, timer_left_collect, &t);
+  if (t.n > t.cap)
+    t.n = t.cap;
+  uv_update_time (&eng.loop);
+  if (t.v == NULL)
+    return;
+  qsort (t.v, t.n, sizeof *t.v, timer_left_compare);
+  for (i = 0; i < t.n; i++)
+    if (t.v[i].left > 0)
+      {
+        /* uv_timer_again restarts a timer after its repeat: the one way
+           to restart it without knowing its callback. */
+        repeat = uv_timer_get_repeat (t.v[i].timer);
+        uv_timer_set_repeat (t.v[i].timer, t.v[i].left);
+        uv_timer_again (t.v[i].timer);
+        uv_timer_set_repeat (t.v[i].timer, repeat);
+      }
+  free (t.v);
+}
+
 static SCM
 engine_clock_pause_x (void)
 {
+  engine_thread_check ("%engine-clock-pause!");
   if (eng.inv && eng.paused_ns == 0)
     {
       gl_watchdog_disarm ();
       eng.paused_ns = gl_now_ns ();
+      /* Timers made while paused count from here. */
+      uv_update_time (&eng.loop);
     }
   return SCM_UNSPECIFIED;
 }
@@ -834,6 +921,7 @@ engine_clock_resume_x (void)
 {
   uint64_t paused;
 
+  engine_thread_check ("%engine-clock-resume!");
   if (eng.inv && eng.paused_ns != 0)
     {
       paused = gl_now_ns () - eng.paused_ns;
@@ -842,6 +930,7 @@ engine_clock_resume_x (void)
       eng.inv->deadline_ns += paused;
       if (eng.inv->callback_called)
         eng.inv->callback_ns += paused;
+      loop_timers_shift ();
       if (eng.inv->outcome == GL_PENDING)
         gl_watchdog_arm (eng.inv->deadline_ns);
     }
@@ -853,6 +942,7 @@ engine_timeout_set_x (SCM seconds)
 {
   double s = scm_to_double (seconds);
 
+  engine_thread_check ("%engine-timeout-set!");
   if (!(s > 0 && s <= 900))
     scm_misc_error ("%engine-timeout-set!", "a timeout is more than 0 and at "
                     "most 900 seconds, not ~a", scm_list_1 (seconds));
@@ -863,6 +953,7 @@ engine_timeout_set_x (SCM seconds)
 static SCM
 engine_timeout (void)
 {
+  engine_thread_check ("%engine-timeout");
   return scm_from_double (eng.fn.timeout_s);
 }
 

@@ -96,4 +96,6 @@ TEST_HANDLERS += tests/handlers/udp-errors.scm
 TESTS += tests/scm/events.scm
 TESTS += tests/cli/repl.scm
 TEST_HANDLERS += tests/handlers/repl-two-timers.scm
+TEST_HANDLERS += tests/handlers/repl-clients.scm
+TEST_HANDLERS += tests/handlers/repl-slow-interval.scm
 TEST_HANDLERS += tests/handlers/review-regressions.scm

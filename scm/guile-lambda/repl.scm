@@ -3,10 +3,13 @@
 ;;; invocation: call the handler, run the loop one turn at a time, see
 ;;; which callbacks ran and whether (and why) the invocation completed.
 ;;; The loop runs only inside these commands; while the person types,
-;;; the container is frozen, as on Lambda.
+;;; the container is frozen, as on Lambda.  (guile-lambda repl-server)
+;;; runs every REPL, that of --listen clients too, on the engine's
+;;; thread.
 (define-module (guile-lambda repl)
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda events)
+  #:use-module (guile-lambda repl-server)
   #:use-module (ice-9 format)
   #:use-module (ice-9 match)
   #:use-module (ice-9 rdelim)
@@ -14,24 +17,63 @@
   #:use-module (system repl command)
   #:use-module (system repl common)
   #:use-module (system repl repl)
-  #:use-module (system repl server)
   #:export (run-repl))
 
 ;;; The engine, with the handler's output going to the log.
 
-(define (with-log-ports thunk)
-  (with-output-to-port (log-port 'info)
-    (lambda () (with-error-to-port (log-port 'error) thunk))))
+;; PROC is an engine operation: it may run the loop and user code, so
+;; the REPL server must not interleave another with it.
+(define (engine-call proc . args)
+  (call-with-engine-busy
+   (lambda ()
+     (with-output-to-port (log-port 'info)
+       (lambda ()
+         (with-error-to-port (log-port 'error)
+           (lambda () (apply proc args))))))))
 
 (define (say fmt . args)
   (apply format #t fmt args)
   (force-output))
 
+;; A REPL's home is the container's module, or a stand-in while there is
+;; none.  A REPL at home follows the container into the module of each
+;; new init phase, whichever REPL caused it; one that the person moved
+;; elsewhere (,m) stays there.
+(define homes (make-weak-key-hash-table))
+
+(define home-stand-in
+  (let ((module #f))
+    (lambda ()
+      (unless module
+        (set! module (make-fresh-user-module))
+        (module-use! module (resolve-interface '(guile-lambda))))
+      module)))
+
+(define (home)
+  (let ((module (or (%engine-module) (home-stand-in))))
+    (hashq-set! homes module #t)
+    module))
+
+(define (home-set!)
+  (set-current-module (home)))
+
+;; The container may have had a new init phase, from another REPL or at
+;; a cold start, since this REPL last read.
+(define (home-follow!)
+  (let ((module (%engine-module)))
+    (when (and module
+               (not (eq? module (current-module)))
+               (hashq-ref homes (current-module)))
+      (home-set!)
+      (say "The handler was loaded afresh: this is its new module.~%"))))
+
+(add-hook! repl-read-hook home-follow!)
+
 (define (container-load!)
-  (let ((r (with-log-ports %engine-load!)))
+  (let ((r (engine-call %engine-load!)))
     (if (eq? r #t)
         (begin
-          (set-current-module (%engine-module))
+          (home-set!)
           (say "Init phase done: the handler is loaded, and this is its module.~%"))
         (say "Init phase failed: ~a~%" r))))
 
@@ -74,7 +116,7 @@
   (assq-ref report key))
 
 (define (finish!)
-  (let ((report (with-log-ports %engine-finish!)))
+  (let ((report (engine-call %engine-finish!)))
     (history-add! report)
     (say "Invocation ~a ~a (completed by ~a) in ~,2f ms~@[, init ~,2f ms~]:~%~a~%"
          (length history)
@@ -82,7 +124,15 @@
          (report-ref report 'completed-by)
          (report-ref report 'duration-ms)
          (report-ref report 'init-ms)
-         (report-ref report 'json))))
+         (report-ref report 'json))
+    ;; A timeout, an uncaught exception in a callback or an exit reset
+    ;; the container.  Its next init phase runs now, as after ,reset, so
+    ;; that the person's next expression is in the new module, not in
+    ;; the discarded one.  (A failed init phase is not run again here.)
+    (when (and (eq? (%engine-state) 'cold)
+               (not (equal? (report-ref report 'completed-by) "init")))
+      (say "Container reset: every handle closed.~%")
+      (container-load!))))
 
 (define (alive-summary)
   (let ((handles (length (filter handle-ref? (active-handles))))
@@ -97,7 +147,7 @@
 
 (define (completed?)
   (clock-catch-up!)
-  (%engine-completed?))
+  (engine-call %engine-completed?))
 
 (define (completion-check)
   (if (completed?)
@@ -114,17 +164,17 @@
 
 (define (start! event)
   (require-idle "start")
-  (let ((id (with-log-ports (lambda () (%engine-start! event)))))
+  (let ((id (engine-call %engine-start! event)))
     (%engine-clock-pause!)
     (say "Handler called for request ~a.~%" id)))
 
 ;; One turn of the loop, on the invocation's clock, which otherwise
 ;; stands still while the person types.
 (define (loop-turn!)
-  (%engine-clock-resume!)
-  (let ((ran (with-log-ports %engine-step!)))
-    (%engine-clock-pause!)
-    ran))
+  (dynamic-wind
+    %engine-clock-resume!
+    (lambda () (engine-call %engine-step!))
+    %engine-clock-pause!))
 
 (define (step! n)
   (let loop ((i 1))
@@ -327,7 +377,7 @@ The whole result (or error) of invocation N of ,history."
   "reset
 Cold start: close every user handle and load the handler afresh."
   (require-idle "reset")
-  (%engine-reset!)
+  (engine-call %engine-reset!)
   (say "Container reset: every handle closed.~%")
   (container-load!))
 
@@ -375,20 +425,18 @@ Print a sample event of KIND (apigw-v2, sqs, s3-put, eventbridge-scheduled,
        (activate)))))
 
 (define (run-repl listen-port)
-  "Start the REPL; with LISTEN-PORT, also serve it on 127.0.0.1 for Geiser."
+  "Start the REPL; with LISTEN-PORT, also serve it on 127.0.0.1 for
+Geiser (0: on a port the kernel chooses).  The port goes to standard
+error."
   (when (getenv "_HANDLER")
     (container-load!))
-  (unless (%engine-module)
-    (set-current-module (let ((m (make-fresh-user-module)))
-                          (module-use! m (resolve-interface '(guile-lambda)))
-                          m)))
   (when listen-port
-    (spawn-server (make-tcp-server-socket #:host "127.0.0.1" #:port listen-port))
-    (say "REPL server listening on 127.0.0.1:~a~%" listen-port))
+    (format (current-error-port) "REPL server listening on 127.0.0.1:~a~%"
+            (repl-listen listen-port home))
+    (force-output (current-error-port)))
   (say "guile-lambda REPL: ,help lambda lists the commands that step invocations.~%")
   (repl-default-option-set! 'prompt prompt)
   (readline-activate)
-  (start-repl)
-  0)
+  (repl-serve (home)))
 
 (%hook-set! 'run-repl run-repl)

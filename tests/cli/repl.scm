@@ -20,6 +20,133 @@
 (define (stdout-has? r pattern)
   (and (line-index r pattern) #t))
 
+;; The port a `repl --listen 0' says it listens on.
+(define (listen-port p)
+  (let ((lines (read-until (process-errors p) "REPL server listening on" 30)))
+    (and (pair? lines)
+         (let ((m (string-match "listening on 127\\.0\\.0\\.1:([0-9]+)$" (last lines))))
+           (and m (string->number (match:substring m 1)))))))
+
+;; Lines from PORT until its end or a pause of SECONDS.
+(define (read-lines-within port seconds)
+  (let loop ((lines '()))
+    (let ((line (read-line-within port seconds)))
+      (if (string? line)
+          (loop (cons line lines))
+          (reverse (cons line lines))))))
+
+;;; Sessions with `repl --listen': P is the process, PORT its server's.
+
+(define (one-client-session p port)
+  (let ((s (connect-within port 30)))
+    (display ",invoke {\"name\":\"geiser\"}\n(+ 40 2)\n,q\n" s)
+    (let ((answer (read-until s "= 42" 30)))
+      (test-assert "the REPL server on loopback runs the same commands"
+                   (member "{\"message\":\"Hello, geiser!\"}" answer))
+      (test-assert "and evaluates expressions"
+                   (any (lambda (l) (string-contains l "= 42")) answer)))
+    (test-assert ",q ends the client's REPL: the server closes the connection"
+                 (eof-object? (last (read-lines-within s 30))))
+    (close-port s)
+    (test-equal "the program ends at the end of its own input" 0
+                (process-wait p))))
+
+(define (last-value lines)
+  "The value the last `$N = VALUE' line of LINES printed, as text."
+  (any (lambda (l)
+         (let ((m (string-match "\\$[0-9]+ = (.*)$" l)))
+           (and m (match:substring m 1))))
+       (reverse lines)))
+
+;; The engine runs on one thread, and every REPL's commands reach it in
+;; turn.  Each step reports the callbacks it ran, so the runs that the
+;; three sessions saw add up to the interval's own count, unless two
+;; steps ran at once and lost or doubled some.
+(define (two-clients-session p port)
+  (let ((a (connect-within port 30))
+        (b (connect-within port 30))
+        (main (process-input p))
+        (steps 60))
+    (display ",start {}\n'started\n" main)
+    (read-until (process-output p) "= started$" 30)
+    (for-each (lambda (out name)
+                (do ((i 0 (+ i 1))) ((= i steps))
+                  (display ",step\n" out))
+                (format out "'~a-done~%" name))
+              (list a b main) '(a b main))
+    (let* ((answers (map (lambda (in name)
+                           (read-until in (format #f "= ~a-done$" name) 120))
+                         (list a b (process-output p)) '(a b main)))
+           (ran (apply + (map (lambda (lines)
+                                (count (lambda (l) (string-contains l ": ran timer #1 "))
+                                       lines))
+                              answers))))
+      (test-assert "every session got the answers to all its steps"
+                   (every (lambda (lines)
+                            (and (pair? lines) (string-contains (last lines) "-done")))
+                          answers))
+      (display "polls\n" a)
+      (test-equal "each run of the interval was reported by exactly one step"
+                  (number->string ran)
+                  (last-value (read-until a "\\$[0-9]+ = " 30))))
+    ;; A client makes a timer; the terminal's session sees it and runs
+    ;; it, in the same module.
+    (display "(define from-client #f)\n" b)
+    (display "(set-timeout (lambda () (set! from-client 'ran)) 0)\n'made\n" b)
+    (read-until b "= made$" 30)
+    (display ",handles\n,step 5\nfrom-client\n" main)
+    (let ((lines (read-until (process-output p) "\\$[0-9]+ = " 30)))
+      (test-assert "a timer made by a client is in the terminal's ,handles"
+                   (any (lambda (l) (string-match "^2 +timer +yes" l)) lines))
+      (test-assert "and the terminal's steps run it"
+                   (any (lambda (l) (string-match "Step [0-9]: ran timer #2 " l)) lines))
+      (test-equal "in the handler's module" "ran" (last-value lines)))
+    (close-port a)
+    (close-port b)
+    (test-equal "the program ends at the end of its own input" 0
+                (process-wait p))))
+
+;;; The README's stepping session.
+
+(define top-srcdir (or (getenv "abs_top_srcdir") (getcwd)))
+
+(define (readme-session)
+  "The lines of the README's stepping session: prompts with commands, and
+what the program prints."
+  (let* ((text (call-with-input-file (string-append top-srcdir "/README.md")
+                 get-string-all))
+         (from (string-contains text "```\n" (string-contains text "A stepping session")))
+         (to (string-contains text "\n```" from)))
+    (string-split (substring text (+ from 4) to) #\newline)))
+
+;; A line of the session as a regular expression: request ids, durations
+;; and a timer's due time are whatever they are in this run.
+(define (session-line->regexp line)
+  (fold (lambda (change text)
+          (regexp-substitute/global #f (car change) text 'pre (cdr change) 'post))
+        (regexp-quote line)
+        '(("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}" . "[0-9a-f-]{36}")
+          ("[0-9]+\\\\\\.[0-9]+ ms" . "[0-9]+\\.[0-9]+ ms")
+          ("due-in=[0-9]+" . "due-in=[0-9]+"))))
+
+;; What a terminal showed, as lines, without its control sequences.
+(define (terminal-lines text)
+  (string-split (regexp-substitute/global #f "\x1b\\[[0-9;?]*[A-Za-z]|\b|\r" text
+                                          'pre 'post)
+                #\newline))
+
+(define (first-missing expected lines)
+  "The first of the EXPECTED lines (\"…\" ones left out) that is not in
+LINES after the lines before it, or #f."
+  (let loop ((expected expected) (lines lines))
+    (cond
+     ((null? expected) #f)
+     ((string-prefix? "…" (car expected)) (loop (cdr expected) lines))
+     ((member (string-append "^" (session-line->regexp (car expected)) "$") lines
+              (lambda (rx line) (string-match rx line)))
+      => (lambda (rest) (loop (cdr expected) (cdr rest))))
+     (else (car expected)))))
+
 (run-tests "repl"
  (lambda ()
    (test-group "stepping a handler with two timers"
@@ -52,8 +179,9 @@
                     (stdout-has? r "^Invocation 1 timeout .*Sandbox.Timedout|^\\{\"errorType\":\"Sandbox.Timedout\""))
        (test-assert "the log lists what kept it alive, with its origin"
                     (stderr-has? r "ERROR\t  timer #1 \\(interval 100 ms.*interval.scm:25:11"))
-       (test-assert "the container is cold afterwards"
-                    (stdout-has? r "^Container: cold"))))
+       (test-assert "the container was reset and its init phase ran again"
+                    (and (stdout-has? r "^Container reset: every handle closed")
+                         (stdout-has? r "^Container: warm$")))))
 
    (test-group ",reset"
      (let ((r (repl (fixture "repl-two-timers.scm")
@@ -103,33 +231,106 @@
        (test-equal "an unknown kind is bad usage" 2 (run-status r))
        (test-assert "and lists the known kinds" (stderr-has? r "known kinds are: apigw-v2"))))
 
+   (test-group "after a reset the REPL is in the new container's module"
+     (let ((r (repl (example "interval.scm")
+                    ",timeout 1" ",invoke {}" "(set! polls 99)"
+                    ",invoke {\"wait\":false}")))
+       (test-assert "a timeout resets the container and loads it at once"
+                    (and (stdout-has? r "^Container reset: every handle closed")
+                         (= 2 (length (filter (lambda (l) (string-prefix? "Init phase done" l))
+                                              (stdout-lines r))))))
+       (test-assert "the next expression changed the new module, which the next invocation sees"
+                    (stdout-has? r "^\\{\"polls\":99\\}$")))
+     (let ((r (repl (fixture "rule7-uncaught.scm")
+                    ",invoke {\"explode\":true}" "(set! calls 41)" ",invoke {}")))
+       (test-assert "so does an uncaught exception in a callback"
+                    (stdout-has? r "^\\{\"calls\":42\\}$"))))
+
+   (test-group "the clock stands still at the prompt"
+     ;; A pause longer than the interval: had the loop's clock run on,
+     ;; the first step would find the interval overdue and run it twice.
+     (call-with-process
+      (list "guile-lambda" "repl" (fixture "repl-slow-interval.scm"))
+      (lambda (p)
+        (display ",start {}\n,handles\n'handles-listed\n" (process-input p))
+        (let* ((before (read-until (process-output p) "handles-listed" 30))
+               (due (any (lambda (l)
+                           (let ((m (string-match "due-in=([0-9]+)" l)))
+                             (and m (string->number (match:substring m 1)))))
+                         before)))
+          (usleep 1200000)
+          (display ",step 2\npolls\n" (process-input p))
+          (let* ((after (read-until (process-output p) "\\$[0-9]+ = " 30))
+                 (ran (lambda (n)
+                        (count (lambda (l) (string-contains l (format #f "Step ~a: ran" n)))
+                               after))))
+            (test-assert "the interval was listed, not yet due" (and due #t))
+            ;; Due at once when the clock stopped: then nothing can be
+            ;; told, however fast the machine.
+            (when (and due (positive? due))
+              (test-equal "the first step ran it once" 1 (ran 1))
+              (test-equal "the second step ran it once" 1 (ran 2))
+              (test-assert "two polls for two steps"
+                           (any (lambda (l) (string-match "\\$[0-9]+ = 2$" l)) after)))
+            (test-equal "the REPL ends at the end of its input" 0
+                        (process-wait p)))))))
+
    (test-group "--listen"
-     ;; A port of this test's own; the REPL's standard input stays open
-     ;; (sleep) while the test talks to its server.
-     (let* ((port (+ 20000 (modulo (getpid) 20000)))
-            (r #f)
-            (answer
-             (begin
-               (system (format #f "(sleep 6 | guile-lambda repl ~a --listen ~a >/dev/null 2>&1 &)"
-                               (example "hello.scm") port))
-               (let retry ((tries 0))
-                 (let ((s (socket PF_INET SOCK_STREAM 0)))
-                   (if (false-if-exception
-                        (connect s AF_INET (inet-pton AF_INET "127.0.0.1") port))
-                       (begin
-                         (display ",invoke {\"name\":\"geiser\"}\n(+ 40 2)\n,q\n" s)
-                         (force-output s)
-                         (let ((text (get-string-all s)))
-                           (close-port s)
-                           text))
-                       (begin
-                         (close-port s)
-                         (if (< tries 50)
-                             (begin (usleep 100000) (retry (+ tries 1)))
-                             ""))))))))
-       (test-assert "the REPL server on loopback runs the same commands"
-                    (string-contains answer "{\"message\":\"Hello, geiser!\"}"))
-       (test-assert "and evaluates expressions" (string-contains answer "= 42"))))
+     (call-with-process
+      (list "guile-lambda" "repl" (example "hello.scm") "--listen" "0")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "--listen 0 says on standard error which port it got" port)
+          (when port
+            (one-client-session p port))))))
+
+   (test-group "a reset that a client causes moves the terminal's REPL too"
+     (call-with-process
+      (list "guile-lambda" "repl" (example "interval.scm") "--listen" "0")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "the REPL server says its port" port)
+          (when port
+            (let ((s (connect-within port 30)))
+              (display ",timeout 1\n,invoke {}\n'timed-out\n" s)
+              (test-assert "the client's invocation timed out and reset the container"
+                           (any (lambda (l) (string-prefix? "Container reset" l))
+                                (read-until s "timed-out" 60)))
+              (display "(set! polls 99)\n,invoke {\"wait\":false}\n'done\n"
+                       (process-input p))
+              (let ((lines (read-until (process-output p) "= done$" 30)))
+                (test-assert "the terminal's REPL says it moved to the new module"
+                             (any (lambda (l) (string-contains l "loaded afresh")) lines))
+                (test-assert "and its next expression changed that module"
+                             (member "{\"polls\":99}" lines)))
+              (close-port s)
+              (test-equal "the program ends at the end of its own input" 0
+                          (process-wait p))))))))
+
+   (test-group "two clients and the terminal step the engine at once"
+     (call-with-process
+      (list "guile-lambda" "repl" (fixture "repl-clients.scm") "--listen" "0"
+            "--timeout" "600")
+      (lambda (p)
+        (let ((port (listen-port p)))
+          (test-assert "the REPL server says its port" port)
+          (when port
+            (two-clients-session p port))))))
+
+   (test-group "the README's stepping session"
+     (let* ((session (readme-session))
+            (commands (filter-map (lambda (line)
+                                    (let ((m (string-match "^guile-lambda \\[[^]]*\\]> (.*)$" line)))
+                                      (and m (match:substring m 1))))
+                                  session))
+            (r (run (list "script" "-qec"
+                          (string-append "cd '" top-srcdir "' && exec guile-lambda repl "
+                                         "examples/interval.scm 2>/dev/null")
+                          "/dev/null")
+                    #:input (string-join (append commands '(",q")) "\n" 'suffix))))
+       (test-assert "the README shows a session" (> (length commands) 4))
+       (test-equal "the program prints every line of it, in order" #f
+                   (first-missing session (terminal-lines (run-stdout r))))))
 
    ;; Guile prints the prompt only when it waits for input, so the
    ;; prompt is seen through a terminal.

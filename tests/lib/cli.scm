@@ -130,3 +130,122 @@ output; close it and return what PROC returned."
          (result (proc port)))
     (close-pipe port)
     result))
+
+;;; Processes to talk with: standard input, output and error each on a
+;;; pipe of their own, every read bounded by a timeout, and the process
+;;; stopped (killed if it must be) by call-with-process however PROC
+;;; leaves.
+
+(export process-input process-output process-errors process-pid
+        call-with-process process-wait read-line-within read-until
+        connect-within)
+
+(define-record-type <process>
+  (make-process pid input output errors)
+  process?
+  (pid process-pid)
+  (input process-input)                 ; writes its standard input
+  (output process-output)               ; reads its standard output
+  (errors process-errors))              ; reads its standard error
+
+(define (process-start args)
+  (let ((in (pipe)) (out (pipe)) (err (pipe)))
+    (let ((pid (primitive-fork)))
+      (if (zero? pid)
+          (catch #t
+            (lambda ()
+              (dup2 (fileno (car in)) 0)
+              (dup2 (fileno (cdr out)) 1)
+              (dup2 (fileno (cdr err)) 2)
+              (let loop ((fd 3))
+                (when (< fd 256)
+                  (false-if-exception (close-fdes fd))
+                  (loop (+ fd 1))))
+              (apply execlp (car args) args))
+            (lambda _ (primitive-_exit 127)))
+          (begin
+            (close-port (car in))
+            (close-port (cdr out))
+            (close-port (cdr err))
+            (setvbuf (cdr in) 'line)
+            (make-process pid (cdr in) (car out) (car err)))))))
+
+(define* (process-wait p #:optional (seconds 30))
+  "Close P's standard input and wait up to SECONDS for it to end; kill it
+if it has not.  Return its exit status, or #f if it had to be killed."
+  (false-if-exception (close-port (process-input p)))
+  (let ((deadline (+ (now-seconds) seconds)))
+    (let loop ()
+      (let ((r (waitpid (process-pid p) WNOHANG)))
+        (cond
+         ((not (zero? (car r))) (status:exit-val (cdr r)))
+         ((< (now-seconds) deadline) (usleep 20000) (loop))
+         (else
+          (kill (process-pid p) SIGKILL)
+          (waitpid (process-pid p))
+          #f))))))
+
+(define (call-with-process args proc)
+  "Start ARGS (a list of strings) and call PROC with the process; stop
+the process when PROC returns or raises, and return what PROC returned."
+  (let ((p (process-start args)))
+    (dynamic-wind
+      (const #t)
+      (lambda () (proc p))
+      (lambda ()
+        ;; Unless process-wait reaped it already.
+        (false-if-exception
+         (when (zero? (car (waitpid (process-pid p) WNOHANG)))
+           (kill (process-pid p) SIGKILL)
+           (waitpid (process-pid p))))
+        (for-each (lambda (port) (false-if-exception (close-port port)))
+                  (list (process-input p) (process-output p)
+                        (process-errors p)))))))
+
+(define (read-line-within port seconds)
+  "A line from PORT, the end-of-file object, or #f if no whole line came
+within SECONDS."
+  (let ((deadline (+ (now-seconds) seconds)))
+    (let loop ((chars '()))
+      (if (char-ready? port)
+          (let ((c (read-char port)))
+            (cond
+             ((eof-object? c)
+              (if (null? chars) c (list->string (reverse chars))))
+             ((eqv? c #\newline) (list->string (reverse chars)))
+             (else (loop (cons c chars)))))
+          (let ((left (- deadline (now-seconds))))
+            (and (positive? left)
+                 (begin
+                   (select (list port) '() '()
+                           (inexact->exact (floor left))
+                           (inexact->exact (floor (* 1e6 (- left (floor left))))))
+                   (loop chars))))))))
+
+(define (read-until port pattern seconds)
+  "Read lines from PORT until one matches the regular expression PATTERN,
+for at most SECONDS in all.  Return the lines read, oldest first: the
+last one matches, unless time or the input ran out first."
+  (let ((deadline (+ (now-seconds) seconds)))
+    (let loop ((lines '()))
+      (let ((line (read-line-within port (max 0 (- deadline (now-seconds))))))
+        (cond
+         ((not (string? line)) (reverse lines))
+         ((string-match pattern line) (reverse (cons line lines)))
+         (else (loop (cons line lines))))))))
+
+(define (connect-within port seconds)
+  "A socket connected to 127.0.0.1:PORT, retried for at most SECONDS."
+  (let ((deadline (+ (now-seconds) seconds)))
+    (let retry ()
+      (let ((s (socket PF_INET SOCK_STREAM 0)))
+        (catch 'system-error
+          (lambda ()
+            (connect s AF_INET (inet-pton AF_INET "127.0.0.1") port)
+            (setvbuf s 'line)
+            s)
+          (lambda args
+            (close-port s)
+            (if (< (now-seconds) deadline)
+                (begin (usleep 50000) (retry))
+                (apply throw args))))))))
