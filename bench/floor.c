@@ -12,8 +12,8 @@
    because batch must stream its records too.
 
    Usage: floor HANDLER.scm [FILE]     (standard input without FILE) */
-#include "src/buf.h"
-#include "src/json.h"
+#include "core/buf.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,8 +5,9 @@
 
 # Built by `make bench' only, never by `make all' or installed.
 EXTRA_PROGRAMS = bench/floor
-bench_floor_SOURCES = bench/floor.c src/buf.c src/buf.h src/json.c src/json.h
-bench_floor_CPPFLAGS = -I$(top_srcdir)
+bench_floor_SOURCES = bench/floor.c src/core/buf.c src/core/buf.h \
+  src/core/json.c src/core/json.h src/core/boundary.c src/core/boundary.h
+bench_floor_CPPFLAGS = -I$(top_srcdir) -I$(top_srcdir)/src
 bench_floor_CFLAGS = $(WARN_CFLAGS) $(GUILE_CFLAGS)
 bench_floor_LDADD = $(GUILE_LIBS) -lm
 CLEANFILES += $(EXTRA_PROGRAMS)

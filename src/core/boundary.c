@@ -3,7 +3,7 @@
    captured outside may be reinstated inside, and none captured inside
    escapes) and a catch of every exception, so that a call from C comes
    back to C exactly once, whatever the Scheme side did. */
-#include "boundary.h"
+#include "core/boundary.h"
 
 #include <stdlib.h>
 #include <string.h>

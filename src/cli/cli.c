@@ -1,12 +1,12 @@
 /* cli.c: the command line.  `invoke` runs one event, `batch` a stream
    of NDJSON events through one container, in input order, each line as
    soon as it arrives.  Results go to stdout, logs to stderr. */
-#include "cli.h"
-#include "boundary.h"
-#include "buf.h"
-#include "engine.h"
-#include "fatal.h"
-#include "json.h"
+#include "cli/cli.h"
+#include "core/boundary.h"
+#include "core/buf.h"
+#include "core/engine.h"
+#include "core/fatal.h"
+#include "core/json.h"
 
 #include <ctype.h>
 #include <stdarg.h>

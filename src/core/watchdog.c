@@ -12,8 +12,8 @@
    invocation or into a read of the next event.  ops.hard_stop runs
    without the lock (it may take long, and never returns unless the
    loop thread has reported the invocation itself meanwhile). */
-#include "watchdog.h"
-#include "context.h"
+#include "core/watchdog.h"
+#include "core/context.h"
 
 #include <errno.h>
 #include <pthread.h>

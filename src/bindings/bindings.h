@@ -5,7 +5,7 @@
 #ifndef GL_BINDINGS_H
 #define GL_BINDINGS_H
 
-#include "handles.h"
+#include "core/handles.h"
 
 void gl_fs_init (void);
 void gl_tcp_init (void);

@@ -1,6 +1,6 @@
 /* buf.c: growable byte buffers.  Running out of memory here is fatal:
    there is no sensible way to report a result we cannot build. */
-#include "buf.h"
+#include "core/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -13,8 +13,8 @@
    thread that gets there later waits to be ended with it.  Nothing here
    touches Scheme: the loop thread may be stuck anywhere in it. */
 #define _GNU_SOURCE
-#include "fatal.h"
-#include "context.h"
+#include "core/fatal.h"
+#include "core/context.h"
 
 #include <errno.h>
 #include <fcntl.h>

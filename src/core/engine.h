@@ -7,8 +7,8 @@
 #define GL_ENGINE_H
 
 #include <libguile.h>
-#include "context.h"
-#include "log.h"
+#include "core/context.h"
+#include "core/log.h"
 
 enum gl_container_state {
   GL_CONTAINER_COLD,            /* no handler loaded */

@@ -8,7 +8,7 @@
 #define GL_FATAL_H
 
 #include <stdint.h>
-#include "log.h"
+#include "core/log.h"
 
 /* What the front end is told when the process dies. */
 struct gl_fatal {

@@ -8,7 +8,7 @@
    Completion procedures have a fixed arity per operation: (proc err
    value) for those that produce a value (read-file, stat, readdir) and
    (proc err) for the others. */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <fcntl.h>
 #include <stdio.h>

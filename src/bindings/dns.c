@@ -2,7 +2,7 @@
    Node's dns.lookup: the system resolver (/etc/hosts, then DNS), not a
    DNS client of our own.  Each lookup is one request "getaddrinfo" in
    the registry. */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <stdio.h>
 #include <stdlib.h>

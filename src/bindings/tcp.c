@@ -7,7 +7,7 @@
    while it reads, as a libuv stream does: an idle one, like a paused
    Node socket, does not.  The socket address helpers at the end are
    shared with udp.c. */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <stdarg.h>
 #include <stdio.h>

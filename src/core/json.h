@@ -5,7 +5,7 @@
 #define GL_JSON_H
 
 #include <libguile.h>
-#include "buf.h"
+#include "core/buf.h"
 
 /* Deeper documents are refused rather than risking the C stack. */
 #define GL_JSON_MAX_DEPTH 512

@@ -3,13 +3,13 @@
    primitives; the order follows the dependencies: the core (the engine
    sets up the loop and the registry), then the I/O bindings, which
    register their handles with the core, then the front ends. */
-#include "bindings.h"
-#include "boundary.h"
-#include "cli.h"
-#include "context.h"
-#include "engine.h"
-#include "json.h"
-#include "log.h"
+#include "bindings/bindings.h"
+#include "core/boundary.h"
+#include "cli/cli.h"
+#include "core/context.h"
+#include "core/engine.h"
+#include "core/json.h"
+#include "core/log.h"
 
 void gl_extension_init (void);
 

@@ -8,7 +8,7 @@
 
 #include <libguile.h>
 #include <uv.h>
-#include "buf.h"
+#include "core/buf.h"
 
 struct gl_origin {
   char *file;                   /* NULL when the call site is unknown */

@@ -1,6 +1,6 @@
 /* timers.c: set-timeout, set-interval and set-immediate.  One libuv
    handle per timer, so that each has its own origin in the registry. */
-#include "handles.h"
+#include "core/handles.h"
 
 static void
 timer_describe (const struct gl_handle *h, struct gl_buf *out)

@@ -4,7 +4,7 @@
    request until the datagram is handed to the system.  Addresses are
    numeric, as for tcp-listen: names are for a DNS lookup first.  The
    socket address helpers live in tcp.c. */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,12 +3,12 @@
    DESIGN.md §3; the watchdog thread and the registry of user handles
    serve it.  The loop runs only while an invocation does: between
    invocations the container is frozen and pending handles wait. */
-#include "engine.h"
-#include "boundary.h"
-#include "fatal.h"
-#include "handles.h"
-#include "json.h"
-#include "watchdog.h"
+#include "core/engine.h"
+#include "core/boundary.h"
+#include "core/fatal.h"
+#include "core/handles.h"
+#include "core/json.h"
+#include "core/watchdog.h"
 
 #include <ctype.h>
 #include <pthread.h>

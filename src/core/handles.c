@@ -4,9 +4,9 @@
    once its callback has run.  The Scheme object may be collected
    earlier: the handle goes on working (as in Node), because the
    registry keeps its procedures alive. */
-#include "handles.h"
-#include "boundary.h"
-#include "log.h"
+#include "core/handles.h"
+#include "core/boundary.h"
+#include "core/log.h"
 
 #include <pthread.h>
 #include <stdlib.h>

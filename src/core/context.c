@@ -1,10 +1,10 @@
 /* context.c: invocations, the context object and the completion
    procedures.  This file records outcomes; it never runs the loop. */
-#include "context.h"
-#include "boundary.h"
-#include "buf.h"
-#include "json.h"
-#include "log.h"
+#include "core/context.h"
+#include "core/boundary.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
 
 #include <stdlib.h>
 #include <string.h>

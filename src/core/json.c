@@ -9,8 +9,8 @@
    JSON into a gl_buf; gl_json_escape stays free of Guile calls because
    the watchdog uses it on a thread that cannot enter Guile. */
 #define _GNU_SOURCE
-#include "json.h"
-#include "boundary.h"
+#include "core/json.h"
+#include "core/boundary.h"
 
 #include <locale.h>
 #include <math.h>

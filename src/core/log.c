@@ -3,9 +3,9 @@
    one write(2) so that lines from the watchdog thread never interleave
    with the loop's. */
 #define _GNU_SOURCE             /* RUSAGE_THREAD */
-#include "log.h"
-#include "buf.h"
-#include "json.h"
+#include "core/log.h"
+#include "core/buf.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <math.h>

@@ -10,7 +10,7 @@
    the whole sandbox goes with the container.  The same goes for one
    still running when the container's process exits. */
 #define _GNU_SOURCE             /* close_range */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
    and closes itself.  Each is a handle "signal" in the registry, and
    keeps the loop alive while it watches, as process.on('SIGUSR1') does
    in Node.  Signals the process itself depends on are refused. */
-#include "bindings.h"
+#include "bindings/bindings.h"
 
 #include <signal.h>
 #include <stdio.h>
