@@ -97,3 +97,5 @@ TESTS += tests/scm/events.scm
 TESTS += tests/cli/repl.scm
 TEST_HANDLERS += tests/handlers/repl-two-timers.scm
 TEST_HANDLERS += tests/handlers/review-regressions.scm
+TESTS += tests/cli/timers.scm
+TEST_HANDLERS += tests/handlers/timer-delays.scm

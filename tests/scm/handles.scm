@@ -47,4 +47,26 @@
      (test-assert "a procedure is required"
                   (catch 'wrong-type-arg
                     (lambda () (set-timeout 5 10) #f)
-                    (lambda _ #t))))))
+                    (lambda _ #t))))
+   ;; Node's rule: a delay that is not a number from 1 to 2^31-1 ms is
+   ;; 1 ms; a fraction waits for the next whole millisecond.
+   (for-each
+    (lambda (delay due-in)
+      (let ((t (set-timeout (lambda () #t) delay)))
+        (test-equal (format #f "set-timeout ~s: due in ~a ms" delay due-in)
+                    due-in (assq-ref (handle-details t) 'due-in))
+        (clear-timer t)))
+    (list +inf.0 -inf.0 +nan.0 1e10 (expt 2 31) -5 0 1/2 'soon 2.5 2147483647)
+    (list 1 1 1 1 1 1 1 1 1 3 2147483647))
+   (for-each
+    (lambda (delay repeat)
+      (let ((t (set-interval (lambda () #t) delay)))
+        (test-equal (format #f "set-interval ~s: repeats every ~a ms" delay repeat)
+                    repeat (assq-ref (handle-details t) 'repeat))
+        (clear-timer t)))
+    (list +inf.0 +nan.0 1e10 250)
+    (list 1 1 1 250))
+   (let ((t (set-timeout (lambda () #t))))
+     (test-equal "set-timeout without a delay: 1 ms" 1
+                 (assq-ref (handle-details t) 'due-in))
+     (clear-timer t))))
