@@ -232,10 +232,14 @@ cli_parse (struct cli *cli, int argc, char **argv)
                               "to 900, not '%s'", optarg), -1;
         break;
       case 'm':
-        cli->memory_mb = (int) strtol (optarg, &end, 10);
-        if (*end != '\0' || cli->memory_mb < 128 || cli->memory_mb > 10240)
-          return usage_error ("--memory takes megabytes from 128 to 10240, "
-                              "not '%s'", optarg), -1;
+        {
+          /* Checked as a long: a cast first would wrap 4294967424 to 128. */
+          long mb = strtol (optarg, &end, 10);
+          if (*end != '\0' || mb < 128 || mb > 10240)
+            return usage_error ("--memory takes megabytes from 128 to 10240, "
+                                "not '%s'", optarg), -1;
+          cli->memory_mb = (int) mb;
+        }
         break;
       case 'n':
         cli->function_name = optarg;

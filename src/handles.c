@@ -300,6 +300,43 @@ gl_uv_raise (int status, const char *syscall, const char *target)
   abort ();                     /* raise-exception does not return */
 }
 
+size_t
+gl_uv_bufs_split (char *bytes, size_t len, uv_buf_t *bufs, size_t n)
+{
+  size_t count = len == 0 ? 1 : (len - 1) / GL_UV_BUF_MAX + 1;
+  size_t i, done;
+
+  for (i = 0; i < count && i < n; i++)
+    {
+      done = i * GL_UV_BUF_MAX;
+      bufs[i] = uv_buf_init (bytes + done, len - done > GL_UV_BUF_MAX
+                             ? GL_UV_BUF_MAX : (unsigned int) (len - done));
+    }
+  return count;
+}
+
+int
+gl_stream_write (uv_write_t *req, uv_stream_t *stream, char *bytes,
+                 size_t len, uv_write_cb cb)
+{
+  uv_buf_t small[4], *bufs = small;
+  size_t n = gl_uv_bufs_split (bytes, len, small, 4);
+  int r;
+
+  if (n > 4)
+    {
+      bufs = malloc (n * sizeof *bufs);
+      if (bufs == NULL)
+        return UV_ENOMEM;
+      gl_uv_bufs_split (bytes, len, bufs, n);
+    }
+  /* uv_write copies the array. */
+  r = uv_write (req, stream, bufs, (unsigned int) n, cb);
+  if (bufs != small)
+    free (bufs);
+  return r;
+}
+
 /* The Scheme side. */
 
 /* Closing an already closed handle is a no-op, as clearTimeout is. */

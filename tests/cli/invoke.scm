@@ -44,10 +44,19 @@
                        (stderr-has? r "Try 'guile-lambda --help'"))))
       '(() ("frobnicate" "x.scm") ("invoke") ("invoke" "x.scm" "--bogus")
         ("invoke" "x.scm" "--timeout" "soon") ("invoke" "x.scm" "--memory" "5")
-        ("invoke" "x.scm" "{}" "extra") ("invoke" "x.scm" "--env" "NOEQUALS"))
+        ("invoke" "x.scm" "{}" "extra") ("invoke" "x.scm" "--env" "NOEQUALS")
+        ;; 2^32 + 128 and -(2^32) + 128: no wrap-around into the range.
+        ("invoke" "x.scm" "--memory" "4294967424")
+        ("invoke" "x.scm" "--memory" "-4294967168")
+        ("invoke" "x.scm" "--timeout" "nan") ("invoke" "x.scm" "--timeout" "inf")
+        ("invoke" "x.scm" "--timeout" "1e999"))
       '("no command" "unknown command 'frobnicate'" "needs a HANDLER"
         "unknown option '--bogus'" "--timeout takes seconds" "--memory takes megabytes"
-        "unexpected argument 'extra'" "expected KEY=VALUE")))
+        "unexpected argument 'extra'" "expected KEY=VALUE"
+        "--memory takes megabytes from 128 to 10240, not '4294967424'"
+        "--memory takes megabytes from 128 to 10240, not '-4294967168'"
+        "--timeout takes seconds" "--timeout takes seconds"
+        "--timeout takes seconds")))
 
    (test-group "events"
      (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\": ")))
