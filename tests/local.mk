@@ -99,3 +99,5 @@ TEST_HANDLERS += tests/handlers/repl-two-timers.scm
 TEST_HANDLERS += tests/handlers/review-regressions.scm
 TESTS += tests/cli/timers.scm
 TEST_HANDLERS += tests/handlers/timer-delays.scm
+TESTS += tests/cli/handles.scm
+TEST_HANDLERS += tests/handlers/handle-printing.scm

@@ -1,6 +1,7 @@
 ;;; The handle API of (guile-lambda) in a plain Guile, without the engine
 ;;; running the loop: the registry, origins, ref and unref, closing.
 (use-modules (srfi srfi-64)
+             (ice-9 regex)
              (system foreign)
              (tests lib tap)
              (guile-lambda))
@@ -38,8 +39,8 @@
 
 (run-tests "handles"
  (lambda ()
-   (let ((timeout (set-timeout (lambda () #t) 5000))   ; line 41
-         (interval (set-interval (lambda () #t) 250)))  ; line 42
+   (let ((timeout (set-timeout (lambda () #t) 5000))   ; line 42
+         (interval (set-interval (lambda () #t) 250)))  ; line 43
      (test-assert "set-timeout returns a handle" (handle? timeout))
      (test-equal "its type" 'timer (handle-type timeout))
      (test-assert "it is active" (handle-active? timeout))
@@ -50,11 +51,11 @@
      (let ((origin (handle-origin timeout)))
        (test-assert "the origin names this file"
                     (string-suffix? "tests/scm/handles.scm" (assq-ref origin 'file)))
-       (test-equal "and the line of the call" 41 (assq-ref origin 'line))
+       (test-equal "and the line of the call" 42 (assq-ref origin 'line))
        (test-equal "and its column" 19 (assq-ref origin 'column))
        (test-equal "no invocation was running" "undefined"
                    (assq-ref origin 'request-id)))
-     (test-equal "the interval's line" 42
+     (test-equal "the interval's line" 43
                  (assq-ref (handle-origin interval) 'line))
      (test-equal "timer details: repeat" 250
                  (assq-ref (handle-details interval) 'repeat))
@@ -63,8 +64,13 @@
      (test-assert "handle-describe says where it came from"
                   (string-contains (handle-describe interval)
                                    "interval 250 ms"))
+     (test-assert "a handle prints with its description and state"
+                  (string-match "^#<handle timer #[0-9]+ active ref'd \\(timeout, due in [0-9]+ ms\\), created at [^ ]*tests/scm/handles.scm:42:19 during request undefined>$"
+                                (format #f "~s" timeout)))
      (handle-unref! timeout)
      (test-assert "handle-unref! clears ref?" (not (handle-ref? timeout)))
+     (test-assert "and the handle prints as unref'd"
+                  (string-contains (format #f "~a" timeout) " active unref'd "))
      (test-assert "an unref'd handle is still listed"
                   (memq timeout (active-handles)))
      (handle-ref! timeout)
@@ -72,6 +78,9 @@
      (clear-timer timeout)
      (handle-close! interval)
      (test-assert "clear-timer closes" (handle-closed? timeout))
+     (test-assert "a closing handle prints as closing"
+                  (string-prefix? "#<handle timer #1 closing, created at "
+                                  (format #f "~a" timeout)))
      (test-equal "closed handles are not listed" '() (active-handles))
      (test-assert "nor keep the loop alive" (not (loop-alive?)))
      (test-assert "closing twice is harmless"
