@@ -242,6 +242,9 @@ cli_parse (struct cli *cli, int argc, char **argv)
         }
         break;
       case 'n':
+        if (*optarg == '\0')
+          return usage_error ("--function-name takes a name, not an empty "
+                              "string"), -1;
         cli->function_name = optarg;
         break;
       case 'e':
@@ -283,6 +286,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
       && strcmp (cli->command, "repl"))
     return usage_error ("unknown command '%s': use invoke, batch or repl",
+                        cli->command), -1;
+  /* An option another command takes would be ignored: say so. */
+  if (cli->event_template && strcmp (cli->command, "invoke") != 0)
+    return usage_error ("--event-template works only with invoke, not %s",
+                        cli->command), -1;
+  if (cli->listen && strcmp (cli->command, "repl") != 0)
+    return usage_error ("--listen works only with repl, not %s",
                         cli->command), -1;
   if (optind >= argc && strcmp (cli->command, "repl") == 0)
     return 0;

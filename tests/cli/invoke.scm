@@ -49,14 +49,22 @@
         ("invoke" "x.scm" "--memory" "4294967424")
         ("invoke" "x.scm" "--memory" "-4294967168")
         ("invoke" "x.scm" "--timeout" "nan") ("invoke" "x.scm" "--timeout" "inf")
-        ("invoke" "x.scm" "--timeout" "1e999"))
+        ("invoke" "x.scm" "--timeout" "1e999")
+        ;; Options of another command are not ignored silently.
+        ("batch" "x.scm" "--event-template" "sqs")
+        ("invoke" "x.scm" "--listen") ("invoke" "x.scm" "--listen" "3000")
+        ("invoke" "x.scm" "--function-name" ""))
       '("no command" "unknown command 'frobnicate'" "needs a HANDLER"
         "unknown option '--bogus'" "--timeout takes seconds" "--memory takes megabytes"
         "unexpected argument 'extra'" "expected KEY=VALUE"
         "--memory takes megabytes from 128 to 10240, not '4294967424'"
         "--memory takes megabytes from 128 to 10240, not '-4294967168'"
         "--timeout takes seconds" "--timeout takes seconds"
-        "--timeout takes seconds")))
+        "--timeout takes seconds"
+        "--event-template works only with invoke, not batch"
+        "--listen works only with repl, not invoke"
+        "--listen works only with repl, not invoke"
+        "--function-name takes a name, not an empty string")))
 
    (test-group "events"
      (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\": ")))
