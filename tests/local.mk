@@ -101,3 +101,4 @@ TESTS += tests/cli/timers.scm
 TEST_HANDLERS += tests/handlers/timer-delays.scm
 TESTS += tests/cli/handles.scm
 TEST_HANDLERS += tests/handlers/handle-printing.scm
+TEST_HANDLERS += tests/handlers/marshal-list.scm

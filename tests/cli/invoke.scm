@@ -66,6 +66,25 @@
         "--listen works only with repl, not invoke"
         "--function-name takes a name, not an empty string")))
 
+   (test-group "a result that is a list: Runtime.MarshalError with a hint"
+     (for-each
+      (lambda (case hint?)
+        (let* ((r (invoke "marshal-list.scm"
+                          (string-append "{\"case\":\"" case "\"}")))
+               (message (json-ref (run-json r) "errorMessage")))
+          (test-equal (string-append case ": errorType") "Runtime.MarshalError"
+                      (json-ref (run-json r) "errorType"))
+          (test-assert (string-append case ": Node's message first")
+                       (string-prefix? "Unable to stringify response body"
+                                       message))
+          (test-equal (string-append case (if hint? ": says a JSON array is a vector"
+                                              ": no hint about lists"))
+                      hint?
+                      (and (string-contains message "for a JSON array use a vector")
+                           #t))))
+      '("list" "nested" "procedure")
+      '(#t #t #f)))
+
    (test-group "events"
      (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\": ")))
        (test-equal "malformed JSON: status 2" 2 (run-status r))
