@@ -111,6 +111,15 @@
    (test-group "init errors exit 3"
      (init-error-check (guile-lambda "invoke" "/nonexistent/handler.scm")
                        "Runtime.ImportModuleError")
+     (test-equal "a missing absolute file: named, not looked for in the directory"
+                 "Error: Cannot find the handler file '/nonexistent/handler.scm'"
+                 (json-ref (run-json (guile-lambda "invoke" "/nonexistent/handler.scm"))
+                           "errorMessage"))
+     (test-equal "a missing relative file: where it was looked for"
+                 (string-append "Error: Cannot find the handler file "
+                                "'nonexistent-handler.scm' (looked in " (getcwd) ")")
+                 (json-ref (run-json (guile-lambda "invoke" "nonexistent-handler.scm"))
+                           "errorMessage"))
      (init-error-check (invoke "syntax-error.scm") "Runtime.UserCodeSyntaxError")
      (init-error-check (invoke "no-handler.scm") "Runtime.HandlerNotFound")
      (init-error-check (invoke "not-procedure.scm") "Runtime.HandlerNotFound")
