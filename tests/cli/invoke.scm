@@ -3,6 +3,7 @@
 (use-modules (srfi srfi-1)
              (srfi srfi-64)
              (ice-9 regex)
+             (ice-9 textual-ports)
              (tests lib tap)
              (tests lib cli))
 
@@ -29,6 +30,32 @@
                            '("invoke HANDLER" "batch HANDLER" "--timeout"
                              "--memory" "--function-name" "--env KEY=VALUE"
                              "--env-file" "--version" "Exit status"))))
+     ;; --help and the README give the same exit statuses.
+     (let ((help (run-stdout (guile-lambda "--help")))
+           (readme (call-with-input-file
+                       (string-append (or (getenv "abs_top_srcdir") ".")
+                                      "/README.md")
+                     get-string-all)))
+       ;; The statuses named in TEXT between FROM and TO, sorted.
+       (define (statuses text from to)
+         (let* ((start (string-contains text from))
+                (end (and start (string-contains text to start))))
+           (if end
+               (sort (delete-duplicates
+                      (map (lambda (m) (string->number (match:substring m)))
+                           (list-matches "\\b(0|1|2|3|74|124)\\b"
+                                         (substring text start end))))
+                     <)
+               '())))
+       (test-equal "--help gives batch's exit statuses, 74 and 124 too"
+                   '(0 1 2 74 124)
+                   (statuses help "Exit status of batch" "\n\n"))
+       (test-equal "as the README does"
+                   (statuses help "Exit status of batch" "\n\n")
+                   (statuses readme "The exit status is 0 only" "## "))
+       (test-equal "and invoke's as the README does"
+                   (statuses help "Exit status of invoke" "Exit status of batch")
+                   (statuses readme "Exit status of `invoke`" "`batch`")))
      (let ((r (guile-lambda "--version")))
        (test-equal "--version exits 0" 0 (run-status r))
        (test-assert "--version names the program and version"
