@@ -102,3 +102,4 @@ TEST_HANDLERS += tests/handlers/timer-delays.scm
 TESTS += tests/cli/handles.scm
 TEST_HANDLERS += tests/handlers/handle-printing.scm
 TEST_HANDLERS += tests/handlers/marshal-list.scm
+TESTS += tests/cli/readme.scm
