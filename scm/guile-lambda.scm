@@ -25,7 +25,8 @@
                active-handles active-requests loop-alive?)
   #:export (set-timeout set-interval set-immediate await))
 
-;; (set-timeout PROC MS): call PROC once, MS milliseconds from now.
+;; (set-timeout PROC [MS]): call PROC once, MS milliseconds from now
+;; (1 ms when MS is not a number from 1 to 2^31-1, as in Node).
 (define-origin-recording set-timeout %set-timeout)
 ;; (set-interval PROC MS): call PROC every MS milliseconds.
 (define-origin-recording set-interval %set-interval)

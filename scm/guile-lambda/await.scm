@@ -7,6 +7,7 @@
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda origin)
   #:use-module (ice-9 exceptions)
+  #:use-module (ice-9 match)
   #:export (%await
             call-handler
             %suspended))
@@ -34,15 +35,24 @@
    (make-exception (make-error)
                    (make-exception-with-message (apply format #f fmt args)))))
 
+(define (unresumable-continuation? exn)
+  (and (eq? (exception-kind exn) 'wrong-type-arg)
+       (match (exception-args exn)
+         ((_ _ ("resumable continuation" . _) . _) #t)
+         (_ #f))))
+
 (define (continuation-resume k results what)
   ;; A continuation captured across a C frame cannot be reinstated;
-  ;; Guile says so with this wrong-type-arg.
-  (catch 'wrong-type-arg
-    (lambda () (apply k results))
-    (lambda (key subr fmt args rest)
-      (if (and (pair? args) (equal? (car args) "resumable continuation"))
-          (await-error "~a suspended the handler across a C frame (a procedure written in C that calls back into Scheme, such as sort or hash-for-each), which cannot be resumed: call await directly from Scheme code" what)
-          (throw key subr fmt args rest)))))
+  ;; Guile says so with a wrong-type-arg.  The handler does not unwind:
+  ;; any other exception goes on to the outer handler from where it was
+  ;; raised (continuable, as this handler would be transparent), so the
+  ;; stack still holds the frames of the code that raised it.
+  (with-exception-handler
+      (lambda (exn)
+        (if (unresumable-continuation? exn)
+            (await-error "~a suspended the handler across a C frame (a procedure written in C that calls back into Scheme, such as sort or hash-for-each), which cannot be resumed: call await directly from Scheme code" what)
+            (raise-exception exn #:continuable? #t)))
+    (lambda () (apply k results))))
 
 (define (resume k results what context)
   (call-with-await-prompt

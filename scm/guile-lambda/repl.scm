@@ -287,8 +287,9 @@ Call the handler with EVENT and stop before the loop runs."
 
 (define-lambda-command (step line)
   "step [N]
-Run N turns of the loop (default 1), saying which callbacks ran, with
-their origins, and whether the invocation completed and why."
+Run N turns of the loop (default 1) and say what ran.
+Each callback that ran is named with its origin, then whether the
+invocation completed and why."
   (let* ((text (string-trim-both line))
          (n (if (string-null? text) 1 (string->number text))))
     (require-running "step")
@@ -298,14 +299,16 @@ their origins, and whether the invocation completed and why."
 
 (define-lambda-command (continue line)
   "continue
-Run the loop until the invocation completes by the rules of DESIGN.md §3,
-or times out."
+Run the loop until the invocation completes or times out.
+Completion follows Lambda's rules (README, \"When is an invocation
+finished?\")."
   (continue!))
 
 (define-lambda-command (status line)
   "status
-The container's state (cold, warm, running, frozen), the current request,
-whether the callback was called, the flag, and the time left."
+The container's state, the request, the flag and the time left.
+The state is cold, warm, running or frozen; for a running invocation,
+also whether the callback was called and what the handler awaits."
   (clock-catch-up!)
   (let* ((status (%engine-status))
          (state (assq-ref status 'state))
@@ -399,8 +402,9 @@ Run one invocation with the JSON event in FILE."
 
 (define-lambda-command (generate-event line)
   "generate-event KIND
-Print a sample event of KIND (apigw-v2, sqs, s3-put, eventbridge-scheduled,
-...) as JSON, to copy into ,invoke."
+Print a sample event of KIND as JSON, to copy into ,invoke.
+KIND is apigw-v2, sqs, s3-put, eventbridge-scheduled, apigw-v1, sns or
+dynamodb."
   (let ((kind (string-trim-both line)))
     (say "~a~%" (scm->json-string (event-template kind)))))
 

@@ -62,9 +62,13 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 (define (handler-file-check file)
   (cond
    ((not (file-exists? file))
-    (init-error "Runtime.ImportModuleError"
-                "Error: Cannot find the handler file '~a' (looked in ~a)"
-                file (getcwd)))
+    ;; Only a relative name was looked for in the current directory.
+    (if (absolute-file-name? file)
+        (init-error "Runtime.ImportModuleError"
+                    "Error: Cannot find the handler file '~a'" file)
+        (init-error "Runtime.ImportModuleError"
+                    "Error: Cannot find the handler file '~a' (looked in ~a)"
+                    file (getcwd))))
    ((file-is-directory? file)
     (init-error "Runtime.ImportModuleError"
                 "Error: '~a' is a directory, not a handler file" file))

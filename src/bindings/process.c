@@ -278,12 +278,11 @@ static void
 stdin_start (struct gl_handle *ph)
 {
   struct pipe_end *end = ph->data;
-  uv_buf_t buf = uv_buf_init (end->bytes, (unsigned int) end->len);
 
   end->write.data = ph;
   if (end->len == 0
-      || uv_write (&end->write, (uv_stream_t *) &ph->u.pipe, &buf, 1,
-                   stdin_on_written) != 0)
+      || gl_stream_write (&end->write, (uv_stream_t *) &ph->u.pipe,
+                          end->bytes, end->len, stdin_on_written) != 0)
     pipe_finish (ph);
 }
 

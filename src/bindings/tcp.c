@@ -862,7 +862,6 @@ tcp_write (SCM origin, SCM conn, SCM data, SCM proc)
   struct gl_handle *h = tcp_from_scm (conn, 1, subr);
   struct gl_handle *r;
   struct tcp_req *q;
-  uv_buf_t buf;
   size_t len;
   char *bytes;
   int rc;
@@ -877,8 +876,8 @@ tcp_write (SCM origin, SCM conn, SCM data, SCM proc)
   if (!tcp_usable (h, r, "write"))
     return SCM_UNSPECIFIED;
   request_text_set (r, "%zu bytes on tcp #%lu", len, h->id);
-  buf = uv_buf_init (bytes, len);
-  rc = uv_write (&r->u.write, (uv_stream_t *) &h->u.tcp, &buf, 1, tcp_on_write);
+  rc = gl_stream_write (&r->u.write, (uv_stream_t *) &h->u.tcp, bytes, len,
+                        tcp_on_write);
   r->u.write.data = r;
   if (rc != 0)
     request_fail_soon (r, rc, "write", NULL);

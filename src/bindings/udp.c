@@ -195,7 +195,7 @@ udp_on_send (uv_udp_send_t *req, int status)
 /* (%udp-send ORIGIN SOCK DATA HOST PORT PROC): send DATA (a string, as
    UTF-8, or a bytevector) as one datagram to HOST (numeric) and PORT;
    then (PROC err).  An address that cannot be sent to raises at once,
-   as Node's dgram does. */
+   as Node's dgram does, and so does a datagram of 4 GiB or more. */
 static SCM
 udp_send (SCM origin, SCM sock, SCM data, SCM host, SCM port, SCM proc)
 {
@@ -220,6 +220,14 @@ udp_send (SCM origin, SCM sock, SCM data, SCM host, SCM port, SCM proc)
   gl_sockaddr_from_scm (host, 3, cport, subr, "numeric IPv4 or IPv6 address",
                         &addr, target, sizeof target);
   bytes = gl_bytes_from_scm (data, &len, 2, subr);
+  /* One datagram cannot be split, and a uv_buf_t would cut it to its
+     length modulo 2^32: refuse it as the kernel refuses any datagram
+     too long, rather than send a shorter one. */
+  if (len > UINT_MAX)
+    {
+      free (bytes);
+      gl_uv_raise (UV_EMSGSIZE, "send", target);
+    }
   d = malloc (sizeof *d);
   if (d == NULL)
     {

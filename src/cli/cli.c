@@ -233,12 +233,19 @@ cli_parse (struct cli *cli, int argc, char **argv)
                               "to 900, not '%s'", optarg), -1;
         break;
       case 'm':
-        cli->memory_mb = (int) strtol (optarg, &end, 10);
-        if (*end != '\0' || cli->memory_mb < 128 || cli->memory_mb > 10240)
-          return usage_error ("--memory takes megabytes from 128 to 10240, "
-                              "not '%s'", optarg), -1;
+        {
+          /* Checked as a long: a cast first would wrap 4294967424 to 128. */
+          long mb = strtol (optarg, &end, 10);
+          if (*end != '\0' || mb < 128 || mb > 10240)
+            return usage_error ("--memory takes megabytes from 128 to 10240, "
+                                "not '%s'", optarg), -1;
+          cli->memory_mb = (int) mb;
+        }
         break;
       case 'n':
+        if (*optarg == '\0')
+          return usage_error ("--function-name takes a name, not an empty "
+                              "string"), -1;
         cli->function_name = optarg;
         break;
       case 'e':
@@ -281,6 +288,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
       && strcmp (cli->command, "repl"))
     return usage_error ("unknown command '%s': use invoke, batch or repl",
+                        cli->command), -1;
+  /* An option another command takes would be ignored: say so. */
+  if (cli->event_template && strcmp (cli->command, "invoke") != 0)
+    return usage_error ("--event-template works only with invoke, not %s",
+                        cli->command), -1;
+  if (cli->listen && strcmp (cli->command, "repl") != 0)
+    return usage_error ("--listen works only with repl, not %s",
                         cli->command), -1;
   if (optind >= argc && strcmp (cli->command, "repl") == 0)
     return 0;

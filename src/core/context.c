@@ -122,19 +122,20 @@ gl_invocation_fail_with (struct gl_invocation *inv, const char *type,
   complete_error (inv, type, message, by);
 }
 
-/* Complete INV with VALUE, as JSON; -1, with the reason in ERR, if it
-   is not JSON data. */
+/* Complete INV with VALUE, as JSON; what gl_json_encode returns, with
+   the reason in ERR, if it is not JSON data. */
 static int
 complete_encoded (struct gl_invocation *inv, enum gl_outcome outcome,
                   SCM value, const char *by, char *err, size_t errlen)
 {
   struct gl_buf b;
+  int r;
 
   gl_buf_init (&b);
-  if (gl_json_encode (value, &b, err, errlen) != 0)
+  if ((r = gl_json_encode (value, &b, err, errlen)) != 0)
     {
       gl_buf_free (&b);
-      return -1;
+      return r;
     }
   complete (inv, outcome, buf_to_gc_string (&b), by);
   return 0;
@@ -144,14 +145,21 @@ static void
 succeed (struct gl_invocation *inv, SCM value, const char *by)
 {
   char err[512];
+  int r;
 
   if (SCM_UNBNDP (value) || scm_is_eq (value, SCM_UNSPECIFIED))
     value = scm_from_utf8_symbol ("null");
-  if (complete_encoded (inv, GL_SUCCEEDED, value, by, err, sizeof err) == 0)
+  r = complete_encoded (inv, GL_SUCCEEDED, value, by, err, sizeof err);
+  if (r == 0)
     return;
   gl_log_printf (GL_LOG_ERROR, "the result cannot be encoded as JSON: %s", err);
+  /* Node's message; a list meant as an array is the usual slip here. */
   complete_error (inv, "Runtime.MarshalError",
-                  "Unable to stringify response body", by);
+                  r == GL_JSON_ENCODE_LIST
+                  ? "Unable to stringify response body: a list is JSON only "
+                    "as an object, an alist ((key . value) ...); for a JSON "
+                    "array use a vector, #(1 2 3) or (list->vector LIST)"
+                  : "Unable to stringify response body", by);
 }
 
 void

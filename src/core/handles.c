@@ -104,13 +104,43 @@ gl_origin_describe (const struct gl_origin *o, struct gl_buf *out)
   gl_buf_printf (out, " during request %s", o->request_id);
 }
 
+/* Type and id: all that is left to say of a handle once it is gone. */
 static void
-handle_describe (const struct gl_handle *h, struct gl_buf *out)
+handle_name_describe (const struct gl_handle_class *class, unsigned long id,
+                      struct gl_buf *out)
 {
-  gl_buf_printf (out, "%s #%lu", h->class->type, h->id);
-  if (h->class->describe)
+  gl_buf_printf (out, "%s #%lu", class->type, id);
+}
+
+static void
+handle_state_describe (const struct gl_handle *h, struct gl_buf *out)
+{
+  if (is_request (h))
+    gl_buf_puts (out, h->closing ? " cancelled"
+                 : h->in_flight ? " in flight" : " done");
+  else if (h->closing)
+    gl_buf_puts (out, " closing");
+  else
+    gl_buf_printf (out, " %s %s",
+                   uv_is_active (&h->u.handle) ? "active" : "inactive",
+                   uv_has_ref (&h->u.handle) ? "ref'd" : "unref'd");
+}
+
+/* Type, id, details and origin; WITH_STATE, also whether it is active,
+   ref'd, closing or in flight.  Logs list live handles only: there,
+   only an unref'd one needs saying so. */
+static void
+handle_describe (const struct gl_handle *h, struct gl_buf *out,
+                 int with_state)
+{
+  handle_name_describe (h->class, h->id, out);
+  if (with_state)
+    handle_state_describe (h, out);
+  /* What a closing handle was doing is over (a cleared timer is due
+     no more); the trace of a callback still says what fired. */
+  if (h->class->describe && !(with_state && h->closing))
     h->class->describe (h, out);
-  if (!is_request (h) && !uv_has_ref (&h->u.handle))
+  if (!with_state && !is_request (h) && !uv_has_ref (&h->u.handle))
     gl_buf_puts (out, " unref'd");
   gl_buf_puts (out, ", ");
   gl_origin_describe (&h->origin, out);
@@ -126,7 +156,7 @@ gl_registry_describe (struct gl_buf *out, const char *prefix)
     if (handle_live (h))
       {
         gl_buf_puts (out, prefix);
-        handle_describe (h, out);
+        handle_describe (h, out, 0);
         gl_buf_putc (out, '\n');
       }
   pthread_mutex_unlock (&registry_lock);
@@ -255,7 +285,11 @@ gl_handle_new (const struct gl_handle_class *class, SCM origin, SCM proc)
   origin_init (&h->origin, origin);
   h->callback = scm_gc_protect_object (proc);
   h->extra = scm_gc_protect_object (SCM_BOOL_F);
-  h->object = scm_gc_protect_object (scm_make_foreign_object_1 (handle_type, h));
+  /* The class and id outlive the handle: a closed one still prints as
+     what it was. */
+  h->object = scm_gc_protect_object
+    (scm_make_foreign_object_3 (handle_type, h, (void *) class,
+                                (void *) (uintptr_t) h->id));
   h->in_flight = class->kind == GL_KIND_REQUEST;
   registry_add (h);
   return h;
@@ -298,6 +332,43 @@ gl_uv_raise (int status, const char *syscall, const char *target)
   scm_call_1 (gl_hook_ref (GL_HOOK_RAISE),
               gl_uv_error (status, syscall, target));
   abort ();                     /* raise-exception does not return */
+}
+
+size_t
+gl_uv_bufs_split (char *bytes, size_t len, uv_buf_t *bufs, size_t n)
+{
+  size_t count = len == 0 ? 1 : (len - 1) / GL_UV_BUF_MAX + 1;
+  size_t i, done;
+
+  for (i = 0; i < count && i < n; i++)
+    {
+      done = i * GL_UV_BUF_MAX;
+      bufs[i] = uv_buf_init (bytes + done, len - done > GL_UV_BUF_MAX
+                             ? GL_UV_BUF_MAX : (unsigned int) (len - done));
+    }
+  return count;
+}
+
+int
+gl_stream_write (uv_write_t *req, uv_stream_t *stream, char *bytes,
+                 size_t len, uv_write_cb cb)
+{
+  uv_buf_t small[4], *bufs = small;
+  size_t n = gl_uv_bufs_split (bytes, len, small, 4);
+  int r;
+
+  if (n > 4)
+    {
+      bufs = malloc (n * sizeof *bufs);
+      if (bufs == NULL)
+        return UV_ENOMEM;
+      gl_uv_bufs_split (bytes, len, bufs, n);
+    }
+  /* uv_write copies the array. */
+  r = uv_write (req, stream, bufs, (unsigned int) n, cb);
+  if (bufs != small)
+    free (bufs);
+  return r;
 }
 
 /* The Scheme side. */
@@ -422,7 +493,7 @@ gl_handle_describe_scm (const struct gl_handle *h)
   SCM s;
 
   gl_buf_init (&b);
-  handle_describe (h, &b);
+  handle_describe (h, &b, 0);
   s = scm_from_utf8_stringn (b.data, b.len);
   gl_buf_free (&b);
   return s;
@@ -436,6 +507,31 @@ handle_describe_scm (SCM obj)
   if (h == NULL)
     return scm_from_utf8_string ("closed handle");
   return gl_handle_describe_scm (h);
+}
+
+/* (%handle-write OBJ PORT): how a handle or request prints, with its
+   description: #<handle timer #3 active ref'd (...), created at ...>. */
+static SCM
+handle_write (SCM obj, SCM port)
+{
+  struct gl_handle *h = gl_handle_from_scm (obj, 1, "%handle-write");
+  const struct gl_handle_class *class = scm_foreign_object_ref (obj, 1);
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_buf_puts (&b, class->kind == GL_KIND_REQUEST ? "#<request " : "#<handle ");
+  if (h)
+    handle_describe (h, &b, 1);
+  else
+    {
+      handle_name_describe (class, (uintptr_t) scm_foreign_object_ref (obj, 2),
+                            &b);
+      gl_buf_puts (&b, class->kind == GL_KIND_REQUEST ? " done" : " closed");
+    }
+  gl_buf_putc (&b, '>');
+  scm_display (scm_from_utf8_stringn (b.data, b.len), port);
+  gl_buf_free (&b);
+  return SCM_UNSPECIFIED;
 }
 
 /* Live handles or requests in creation order; handles ref'd or not,
@@ -477,7 +573,8 @@ gl_handles_init (uv_loop_t *l, gl_callback_runner run)
   run_callback = run;
   registry.next = registry.prev = &registry;
   handle_type = scm_make_foreign_object_type
-    (SYM ("handle"), scm_list_1 (SYM ("ptr")), NULL);
+    (SYM ("handle"), scm_list_3 (SYM ("ptr"), SYM ("class"), SYM ("id")),
+     NULL);
   scm_c_define ("<handle>", handle_type);
   scm_c_define_gsubr ("handle-close!", 1, 0, 0, handle_close_x);
   scm_c_define_gsubr ("handle-ref!", 1, 0, 0, handle_ref_x);
@@ -492,6 +589,7 @@ gl_handles_init (uv_loop_t *l, gl_callback_runner run)
   scm_c_define_gsubr ("handle-origin", 1, 0, 0, handle_origin);
   scm_c_define_gsubr ("handle-details", 1, 0, 0, handle_details);
   scm_c_define_gsubr ("handle-describe", 1, 0, 0, handle_describe_scm);
+  scm_c_define_gsubr ("%handle-write", 2, 0, 0, handle_write);
   scm_c_define_gsubr ("active-handles", 0, 0, 0, active_handles);
   scm_c_define_gsubr ("active-requests", 0, 0, 0, active_requests);
   scm_c_define_gsubr ("loop-alive?", 0, 0, 0, loop_alive_p);

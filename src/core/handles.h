@@ -104,6 +104,16 @@ SCM gl_uv_error (int status, const char *syscall, const char *target);
 void gl_uv_raise (int status, const char *syscall, const char *target)
   __attribute__ ((noreturn));
 
+/* libuv's buffers take an unsigned int length.  BYTES, LEN bytes
+   long, as pieces of at most GL_UV_BUF_MAX bytes in BUFS (room for N):
+   returns how many pieces there are (at least one, empty when LEN is
+   0), which may be more than N. */
+#define GL_UV_BUF_MAX (1u << 30)
+size_t gl_uv_bufs_split (char *bytes, size_t len, uv_buf_t *bufs, size_t n);
+/* uv_write of LEN bytes, however many. */
+int gl_stream_write (uv_write_t *req, uv_stream_t *stream, char *bytes,
+                     size_t len, uv_write_cb cb);
+
 /* Handles and requests that keep the loop alive: active and ref'd
    handles, and requests in flight. */
 size_t gl_registry_alive_count (void);

@@ -1360,6 +1360,7 @@ encode_alist (struct encoder *en, SCM alist, int depth)
 {
   SCM rest, slow = alist, pair;
   size_t n;
+  int r;
 
   put_byte (en->out, '{');
   for (rest = alist, n = 0; scm_is_pair (rest); rest = SCM_CDR (rest), n++)
@@ -1376,18 +1377,19 @@ encode_alist (struct encoder *en, SCM alist, int depth)
       if (!scm_is_pair (pair))
         return encode_fail (en, alist, "as JSON: a list must be an alist "
                             "((key . value) ...); for an array use a "
-                            "vector");
+                            "vector"), GL_JSON_ENCODE_LIST;
       if (n > 0)
         put_byte (en->out, ',');
       if (encode_key (en, SCM_CAR (pair)) < 0)
         return -1;
       put_byte (en->out, ':');
-      if (encode_value (en, SCM_CDR (pair), depth) < 0)
-        return -1;
+      if ((r = encode_value (en, SCM_CDR (pair), depth)) < 0)
+        return r;
     }
   if (!scm_is_null (rest))
     return encode_fail (en, alist, "as JSON: an object must be a proper "
-                        "alist, and this list is improper");
+                        "alist, and this list is improper"),
+      GL_JSON_ENCODE_LIST;
   put_byte (en->out, '}');
   return 0;
 }
@@ -1396,14 +1398,15 @@ static int
 encode_vector (struct encoder *en, SCM vec, int depth)
 {
   size_t i, n = SCM_SIMPLE_VECTOR_LENGTH (vec);
+  int r;
 
   put_byte (en->out, '[');
   for (i = 0; i < n; i++)
     {
       if (i > 0)
         put_byte (en->out, ',');
-      if (encode_value (en, SCM_SIMPLE_VECTOR_REF (vec, i), depth) < 0)
-        return -1;
+      if ((r = encode_value (en, SCM_SIMPLE_VECTOR_REF (vec, i), depth)) < 0)
+        return r;
     }
   put_byte (en->out, ']');
   return 0;
@@ -1450,16 +1453,18 @@ encode_value (struct encoder *en, SCM obj, int depth)
 static int
 encode (struct encoder *en, SCM obj)
 {
+  int r;
+
   pthread_once (&tables_once, tables_init);
   if (en->errlen > 0)
     en->err[0] = '\0';
-  if (encode_value (en, obj, 0) < 0)
+  if ((r = encode_value (en, obj, 0)) < 0)
     {
       /* Leave OUT as it was rather than holding half a document. */
       en->out->len = en->mark;
       if (en->out->data)
         en->out->data[en->mark] = '\0';
-      return -1;
+      return r;
     }
   return 0;
 }

@@ -15,8 +15,11 @@
    SCM_UNDEFINED with a message naming what and where in ERR. */
 SCM gl_json_decode (const char *text, size_t len, char *err, size_t errlen);
 
-/* Append OBJ as compact JSON to OUT.  Returns 0, or -1 with a message
-   in ERR naming the value that cannot be encoded. */
+/* Append OBJ as compact JSON to OUT.  Returns 0, or a negative value
+   with a message in ERR naming the value that cannot be encoded:
+   GL_JSON_ENCODE_LIST when it is a list that is not an alist (often a
+   list meant as an array), -1 for anything else. */
+#define GL_JSON_ENCODE_LIST (-2)
 int gl_json_encode (SCM obj, struct gl_buf *out, char *err, size_t errlen);
 
 /* Append S (LEN bytes of UTF-8) as a quoted JSON string.  Pure C and

@@ -1,6 +1,10 @@
 /* timers.c: set-timeout, set-interval and set-immediate.  One libuv
    handle per timer, so that each has its own origin in the registry. */
 #include "core/handles.h"
+#include "core/log.h"
+
+#include <math.h>
+#include <stdlib.h>
 
 static void
 timer_describe (const struct gl_handle *h, struct gl_buf *out)
@@ -41,20 +45,54 @@ timer_on_fire (uv_timer_t *t)
   scm_remember_upto_here_1 (proc);
 }
 
+/* Node's TIMEOUT_MAX: the largest delay a timer takes, 2^31-1 ms. */
+#define TIMER_DELAY_MAX 2147483647.0
+
+/* The delay asked for; NaN when none or not a number, as Node's
+   coercion gives. */
+static double
+timer_delay_requested (SCM ms)
+{
+  return !SCM_UNBNDP (ms) && scm_is_real (ms) ? scm_to_double (ms) : NAN;
+}
+
+static void
+timer_overflow_warn (const struct gl_handle *h, SCM ms, const char *subr)
+{
+  struct gl_buf b;
+  char *text = scm_to_utf8_string (scm_number_to_string (ms, SCM_UNDEFINED));
+
+  gl_buf_init (&b);
+  gl_origin_describe (&h->origin, &b);
+  gl_log_printf (GL_LOG_WARN, "TimeoutOverflowWarning: %s does not fit into "
+                 "a 32-bit signed integer. Timeout duration was set to 1. "
+                 "(%s, %s)", text, subr, b.data);
+  gl_buf_free (&b);
+  free (text);
+}
+
 static SCM
 timer_start (SCM origin, SCM proc, SCM ms, int repeating, const char *subr)
 {
   struct gl_handle *h;
+  double requested = timer_delay_requested (ms);
   uint64_t timeout;
   int r;
 
   /* Positions as the caller sees them, without the origin. */
   SCM_ASSERT_TYPE (scm_is_true (scm_procedure_p (proc)), proc, 1, subr,
                    "procedure");
-  SCM_ASSERT_TYPE (scm_is_real (ms), ms, 2, subr, "number of milliseconds");
-  /* Node clamps delays below 1 ms to 1 ms. */
-  timeout = scm_to_double (ms) >= 1 ? (uint64_t) scm_to_double (ms) : 1;
+  /* Node's rule (lib/internal/timers.js): anything but a delay from 1
+     to TIMER_DELAY_MAX ms (NaN, below 1, infinite or too large) is 1 ms,
+     and too large a one is warned about.  A fraction waits for the next
+     whole millisecond, as Node's timer lists do. */
+  if (requested >= 1 && requested <= TIMER_DELAY_MAX)
+    timeout = (uint64_t) ceil (requested);
+  else
+    timeout = 1;
   h = gl_handle_new (&timer_class, origin, proc);
+  if (requested > TIMER_DELAY_MAX)
+    timer_overflow_warn (h, ms, subr);
   h->repeat = repeating ? timeout : 0;
   r = uv_timer_init (gl_handles_loop (), &h->u.timer);
   h->u.timer.data = h;
@@ -140,8 +178,8 @@ set_immediate (SCM origin, SCM proc)
 void
 gl_timers_init (void)
 {
-  scm_c_define_gsubr ("%set-timeout", 3, 0, 0, set_timeout);
-  scm_c_define_gsubr ("%set-interval", 3, 0, 0, set_interval);
+  scm_c_define_gsubr ("%set-timeout", 2, 1, 0, set_timeout);
+  scm_c_define_gsubr ("%set-interval", 2, 1, 0, set_interval);
   scm_c_define_gsubr ("%set-immediate", 2, 0, 0, set_immediate);
   uv_idle_init (gl_handles_loop (), &immediate_idle);
   uv_unref ((uv_handle_t *) &immediate_idle);

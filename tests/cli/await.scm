@@ -3,7 +3,8 @@
 ;;; procedures and loops, and the clear errors of DESIGN.md §3.
 (use-modules (srfi srfi-64)
              (tests lib tap)
-             (tests lib cli))
+             (tests lib cli)
+             (ice-9 regex))
 
 (define (await-case name)
   (guile-lambda "invoke" (fixture "await.scm")
@@ -26,6 +27,18 @@
      (test-equal "an uncaught one fails the invocation" 1 (run-status r))
      (test-equal "with its message" "nobody caught this"
                  (assoc-ref (run-json r) "errorMessage")))
+   (let ((without (json-ref (run-json (await-case "trace-without-await"))
+                            "stackTrace"))
+         (with (json-ref (run-json (await-case "trace")) "stackTrace")))
+     (define (names-fail-here? trace)
+       (and (vector? trace) (> (vector-length trace) 0)
+            (string-match "^at fail-here \\(.*await\\.scm:[0-9]+:[0-9]+\\)$"
+                          (vector-ref trace 0))))
+     (test-assert "an error's stack trace names the procedure that raised"
+                  (names-fail-here? without))
+     (test-assert "and still does after the handler was resumed from await"
+                  (names-fail-here? with))
+     (test-equal "the same frames with and without await" without with))
    (let ((r (await-case "never")))
      (test-equal "never resumed: status" 1 (run-status r))
      (test-equal "never resumed: error type" "Runtime.AwaitNeverResumed"

@@ -3,6 +3,7 @@
 (use-modules (srfi srfi-1)
              (srfi srfi-64)
              (ice-9 regex)
+             (ice-9 textual-ports)
              (tests lib tap)
              (tests lib cli))
 
@@ -29,6 +30,32 @@
                            '("invoke HANDLER" "batch HANDLER" "--timeout"
                              "--memory" "--function-name" "--env KEY=VALUE"
                              "--env-file" "--version" "Exit status"))))
+     ;; --help and the README give the same exit statuses.
+     (let ((help (run-stdout (guile-lambda "--help")))
+           (readme (call-with-input-file
+                       (string-append (or (getenv "abs_top_srcdir") ".")
+                                      "/README.md")
+                     get-string-all)))
+       ;; The statuses named in TEXT between FROM and TO, sorted.
+       (define (statuses text from to)
+         (let* ((start (string-contains text from))
+                (end (and start (string-contains text to start))))
+           (if end
+               (sort (delete-duplicates
+                      (map (lambda (m) (string->number (match:substring m)))
+                           (list-matches "\\b(0|1|2|3|74|124)\\b"
+                                         (substring text start end))))
+                     <)
+               '())))
+       (test-equal "--help gives batch's exit statuses, 74 and 124 too"
+                   '(0 1 2 74 124)
+                   (statuses help "Exit status of batch" "\n\n"))
+       (test-equal "as the README does"
+                   (statuses help "Exit status of batch" "\n\n")
+                   (statuses readme "The exit status is 0 only" "## "))
+       (test-equal "and invoke's as the README does"
+                   (statuses help "Exit status of invoke" "Exit status of batch")
+                   (statuses readme "Exit status of `invoke`" "`batch`")))
      (let ((r (guile-lambda "--version")))
        (test-equal "--version exits 0" 0 (run-status r))
        (test-assert "--version names the program and version"
@@ -44,10 +71,46 @@
                        (stderr-has? r "Try 'guile-lambda --help'"))))
       '(() ("frobnicate" "x.scm") ("invoke") ("invoke" "x.scm" "--bogus")
         ("invoke" "x.scm" "--timeout" "soon") ("invoke" "x.scm" "--memory" "5")
-        ("invoke" "x.scm" "{}" "extra") ("invoke" "x.scm" "--env" "NOEQUALS"))
+        ("invoke" "x.scm" "{}" "extra") ("invoke" "x.scm" "--env" "NOEQUALS")
+        ;; 2^32 + 128 and -(2^32) + 128: no wrap-around into the range.
+        ("invoke" "x.scm" "--memory" "4294967424")
+        ("invoke" "x.scm" "--memory" "-4294967168")
+        ("invoke" "x.scm" "--timeout" "nan") ("invoke" "x.scm" "--timeout" "inf")
+        ("invoke" "x.scm" "--timeout" "1e999")
+        ;; Options of another command are not ignored silently.
+        ("batch" "x.scm" "--event-template" "sqs")
+        ("invoke" "x.scm" "--listen") ("invoke" "x.scm" "--listen" "3000")
+        ("invoke" "x.scm" "--function-name" ""))
       '("no command" "unknown command 'frobnicate'" "needs a HANDLER"
         "unknown option '--bogus'" "--timeout takes seconds" "--memory takes megabytes"
-        "unexpected argument 'extra'" "expected KEY=VALUE")))
+        "unexpected argument 'extra'" "expected KEY=VALUE"
+        "--memory takes megabytes from 128 to 10240, not '4294967424'"
+        "--memory takes megabytes from 128 to 10240, not '-4294967168'"
+        "--timeout takes seconds" "--timeout takes seconds"
+        "--timeout takes seconds"
+        "--event-template works only with invoke, not batch"
+        "--listen works only with repl, not invoke"
+        "--listen works only with repl, not invoke"
+        "--function-name takes a name, not an empty string")))
+
+   (test-group "a result that is a list: Runtime.MarshalError with a hint"
+     (for-each
+      (lambda (case hint?)
+        (let* ((r (invoke "marshal-list.scm"
+                          (string-append "{\"case\":\"" case "\"}")))
+               (message (json-ref (run-json r) "errorMessage")))
+          (test-equal (string-append case ": errorType") "Runtime.MarshalError"
+                      (json-ref (run-json r) "errorType"))
+          (test-assert (string-append case ": Node's message first")
+                       (string-prefix? "Unable to stringify response body"
+                                       message))
+          (test-equal (string-append case (if hint? ": says a JSON array is a vector"
+                                              ": no hint about lists"))
+                      hint?
+                      (and (string-contains message "for a JSON array use a vector")
+                           #t))))
+      '("list" "nested" "procedure")
+      '(#t #t #f)))
 
    (test-group "events"
      (let ((r (guile-lambda "invoke" (example "hello.scm") "{\"name\": ")))
@@ -75,6 +138,15 @@
    (test-group "init errors exit 3"
      (init-error-check (guile-lambda "invoke" "/nonexistent/handler.scm")
                        "Runtime.ImportModuleError")
+     (test-equal "a missing absolute file: named, not looked for in the directory"
+                 "Error: Cannot find the handler file '/nonexistent/handler.scm'"
+                 (json-ref (run-json (guile-lambda "invoke" "/nonexistent/handler.scm"))
+                           "errorMessage"))
+     (test-equal "a missing relative file: where it was looked for"
+                 (string-append "Error: Cannot find the handler file "
+                                "'nonexistent-handler.scm' (looked in " (getcwd) ")")
+                 (json-ref (run-json (guile-lambda "invoke" "nonexistent-handler.scm"))
+                           "errorMessage"))
      (init-error-check (invoke "syntax-error.scm") "Runtime.UserCodeSyntaxError")
      (init-error-check (invoke "no-handler.scm") "Runtime.HandlerNotFound")
      (init-error-check (invoke "not-procedure.scm") "Runtime.HandlerNotFound")

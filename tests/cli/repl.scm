@@ -219,6 +219,16 @@ LINES after the lines before it, or #f."
        (test-assert "the handler's module is the current module: its state is visible"
                     (stdout-has? r "= \\(second first\\)$"))))
 
+   (test-group ",help lambda"
+     (let* ((r (repl (example "hello.scm") ",help lambda" ",help continue"))
+            (summaries (filter (lambda (l) (string-match "^ ,[a-z-]+.* - " l))
+                               (stdout-lines r))))
+       (test-assert "lists the commands" (>= (length summaries) 14))
+       (test-equal "each summary is a whole sentence, not cut at a line end" '()
+                   (remove (lambda (l) (string-suffix? "." l)) summaries))
+       (test-assert "no command points at a file the tree does not have"
+                    (not (string-contains (run-stdout r) "DESIGN.md")))))
+
    (test-group "generated events"
      (let ((r (repl (example "return-style.scm") ",generate-event apigw-v2")))
        (test-assert ",generate-event prints an API Gateway v2 event"

@@ -21,6 +21,10 @@
         total
         (loop (+ i 1) (+ total (await after 5 (* i i)))))))
 
+;; Not in tail position: its frame is on the stack when car raises.
+(define (fail-here x)
+  (+ 1 (car x)))
+
 (define (handler event context)
   (let ((case (assoc-ref event "case")))
     (cond
@@ -39,6 +43,12 @@
           `(("caught" . ,(exception-message (car args)))))))
      ((equal? case "uncaught")
       (await fail-after 10 "nobody caught this"))
+     ((equal? case "trace")
+      ;; Raises after the handler was resumed: the trace keeps the frames.
+      (await after 1 #t)
+      (fail-here 5))
+     ((equal? case "trace-without-await")
+      (fail-here 5))
      ((equal? case "never")
       (await never))
      ((equal? case "sync-error")
