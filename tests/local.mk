@@ -18,10 +18,12 @@ TESTS = \
   tests/cli/invoke.scm \
   tests/cli/examples.scm \
   tests/cli/await.scm \
-  tests/cli/faults.scm
+  tests/cli/faults.scm \
+  tests/cli/bootstrap.scm
 
 TEST_HANDLERS = \
   tests/handlers/await.scm \
+  tests/handlers/bootstrap.scm \
   tests/handlers/await-callback-style.scm \
   tests/handlers/batch-story.scm \
   tests/handlers/child-output.scm \
@@ -67,7 +69,7 @@ JSON_CORPUS = \
   tests/json/events/sns.json \
   tests/json/events/sqs.json
 
-EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm $(TESTS) $(TEST_HANDLERS) \
+EXTRA_DIST += tests/lib/tap.scm tests/lib/cli.scm tests/lib/runtime-api.scm $(TESTS) $(TEST_HANDLERS) \
   $(JSON_CORPUS)
 check_DATA = $(go_DATA) $(glgo_DATA)
 TESTS += tests/scm/json.scm

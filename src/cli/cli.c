@@ -7,6 +7,7 @@
 #include "core/engine.h"
 #include "core/fatal.h"
 #include "core/json.h"
+#include "runtime/bootstrap.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -80,6 +81,9 @@ Commands:\n\
                            one NDJSON record per event, in input order\n\
   repl [HANDLER]           Guile's REPL in the handler's module, with\n\
                            meta-commands that step invocations (,help lambda)\n\
+  bootstrap                a Lambda custom runtime: serve the handler named by\n\
+                           _HANDLER to the Runtime API at\n\
+                           $AWS_LAMBDA_RUNTIME_API, as on AWS Lambda\n\
 \n\
 HANDLER is FILE.scm (procedure `handler'), FILE.scm:PROC, or NAME.PROC\n\
 (file NAME.scm under $LAMBDA_TASK_ROOT or the current directory).\n\
@@ -197,6 +201,27 @@ env_default (const char *key, const char *value)
 
 /* Options. */
 
+/* bootstrap takes everything from Lambda's environment. */
+static int
+bootstrap_parse (struct cli *cli, int argc, char **argv)
+{
+  if (optind < argc)
+    return usage_error ("bootstrap takes no arguments: it reads _HANDLER, "
+                        "LAMBDA_TASK_ROOT and AWS_LAMBDA_RUNTIME_API"), -1;
+  if (cli->timeout_s > 0 || cli->memory_mb > 0)
+    return usage_error ("bootstrap takes its deadline from the Runtime API "
+                        "and its memory from "
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), -1;
+  cli->handler = getenv ("_HANDLER");
+  if (cli->handler == NULL || *cli->handler == '\0')
+    return usage_error ("bootstrap needs _HANDLER, the handler to run "
+                        "(as on Lambda: NAME.PROC or FILE.scm)"), -1;
+  if (getenv ("AWS_LAMBDA_RUNTIME_API") == NULL)
+    return usage_error ("bootstrap needs AWS_LAMBDA_RUNTIME_API, the "
+                        "Runtime API's HOST:PORT"), -1;
+  return 0;
+}
+
 static int
 cli_parse (struct cli *cli, int argc, char **argv)
 {
@@ -283,12 +308,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
         return usage_error ("unknown option '%s'", argv[optind - 1]), -1;
       }
   if (optind >= argc)
-    return usage_error ("no command given: use invoke, batch or repl"), -1;
+    return usage_error ("no command given: use invoke, batch, repl or "
+                        "bootstrap"), -1;
   cli->command = argv[optind++];
   if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
-      && strcmp (cli->command, "repl"))
-    return usage_error ("unknown command '%s': use invoke, batch or repl",
-                        cli->command), -1;
+      && strcmp (cli->command, "repl") && strcmp (cli->command, "bootstrap"))
+    return usage_error ("unknown command '%s': use invoke, batch, repl or "
+                        "bootstrap", cli->command), -1;
   /* An option another command takes would be ignored: say so. */
   if (cli->event_template && strcmp (cli->command, "invoke") != 0)
     return usage_error ("--event-template works only with invoke, not %s",
@@ -296,6 +322,8 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if (cli->listen && strcmp (cli->command, "repl") != 0)
     return usage_error ("--listen works only with repl, not %s",
                         cli->command), -1;
+  if (strcmp (cli->command, "bootstrap") == 0)
+    return bootstrap_parse (cli, argc, argv);
   if (optind >= argc && strcmp (cli->command, "repl") == 0)
     return 0;
   if (optind >= argc)
@@ -358,7 +386,8 @@ function_configure (struct gl_function *fn, const struct cli *cli)
   if (fn->memory_mb <= 0)
     fn->memory_mb = 128;
   fn->timeout_s = cli->timeout_s > 0 ? cli->timeout_s : 3.0;
-  fn->platform_lines = 1;
+  /* Under a Runtime API the platform writes them. */
+  fn->platform_lines = strcmp (cli->command, "bootstrap") != 0;
   gl_buf_printf (&b, "arn:aws:lambda:%s:000000000000:function:%s",
                  fn->region, fn->name);
   fn->arn = strdup (b.data);
@@ -671,6 +700,10 @@ cli_fatal (const struct gl_fatal *f, void *data)
   else if (f->request_id == NULL)
     fprintf (stderr, "%s: the container %s outside the invocation.\n",
              program, f->why);
+  else if (strcmp (cli->command, "bootstrap") == 0)
+    /* The platform reports the event when it sees the runtime die. */
+    fprintf (stderr, "%s: request %s: the runtime %s%s.\n", program,
+             f->request_id, f->why, f->init ? " in its init phase" : "");
   else if (batch)
     {
       record_write (cli->batch_line, f->request_id,
@@ -888,6 +921,25 @@ repl_run (struct cli *cli, const struct gl_function *fn, char **argv,
   return r;
 }
 
+/* bootstrap: the custom runtime.  Its standard output and error are its
+   log, as on Lambda. */
+static SCM
+bootstrap_run (struct cli *cli, const struct gl_function *fn, char **argv,
+               int argc)
+{
+  int r;
+
+  argv_free (argv, argc);
+  gl_fatal_install (cli_fatal, cli, 1);
+  if (gl_engine_configure (fn, cli->handler) != 0)
+    return scm_from_int (70);
+  scm_set_current_output_port (gl_log_port (GL_LOG_INFO));
+  scm_set_current_error_port (gl_log_port (GL_LOG_ERROR));
+  r = gl_bootstrap_run (getenv ("AWS_LAMBDA_RUNTIME_API"));
+  gl_fatal_disarm ();
+  return scm_from_int (r);
+}
+
 static SCM
 cli_main (SCM args)
 {
@@ -910,6 +962,8 @@ cli_main (SCM args)
   scm_c_resolve_module ("guile-lambda runtime");
   if (strcmp (cli.command, "repl") == 0)
     return repl_run (&cli, &fn, argv, argc);
+  if (strcmp (cli.command, "bootstrap") == 0)
+    return bootstrap_run (&cli, &fn, argv, argc);
   if (results_fd_claim () != 0)
     {
       fprintf (stderr, "%s: standard output is closed: results have nowhere "

@@ -21,21 +21,29 @@ gl_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* The platform's deadline is wall-clock time; the watchdog's clock is
-   monotonic. */
-static uint64_t
-invocation_deadline (const struct gl_function *fn,
-                     const struct gl_request *req, uint64_t now_ns)
+/* The invocation's deadline and timeout.  The platform's deadline is
+   wall-clock time, and the watchdog's clock monotonic; the timeout it
+   implies is Lambda's, a whole number of seconds, less the time the
+   event took to get here. */
+static void
+invocation_deadline_set (struct gl_invocation *inv,
+                         const struct gl_function *fn,
+                         const struct gl_request *req)
 {
   struct timespec ts;
   int64_t left_ms;
 
+  inv->timeout_s = fn->timeout_s;
+  inv->deadline_ns = inv->start_ns + (uint64_t) (fn->timeout_s * 1e9);
   if (req->deadline_epoch_ms <= 0)
-    return now_ns + (uint64_t) (fn->timeout_s * 1e9);
+    return;
   clock_gettime (CLOCK_REALTIME, &ts);
   left_ms = req->deadline_epoch_ms - ((int64_t) ts.tv_sec * 1000
                                       + ts.tv_nsec / 1000000);
-  return now_ns + (left_ms > 0 ? (uint64_t) left_ms * 1000000u : 0);
+  if (left_ms < 0)
+    left_ms = 0;
+  inv->deadline_ns = inv->start_ns + (uint64_t) left_ms * 1000000u;
+  inv->timeout_s = left_ms < 1000 ? 1 : (double) ((left_ms + 500) / 1000);
 }
 
 struct gl_invocation *
@@ -50,7 +58,7 @@ gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
   inv->invoked_arn = req->invoked_arn ? req->invoked_arn : fn->arn;
   inv->event = event;
   inv->start_ns = gl_now_ns ();
-  inv->deadline_ns = invocation_deadline (fn, req, inv->start_ns);
+  invocation_deadline_set (inv, fn, req);
   inv->waits_for_empty_loop = 1;
   inv->callback_value = SCM_BOOL_F;
   inv->outcome = GL_PENDING;

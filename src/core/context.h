@@ -50,6 +50,7 @@ struct gl_invocation {
   SCM callback;                 /* (callback err result) */
   uint64_t start_ns;
   uint64_t deadline_ns;
+  double timeout_s;             /* what "Task timed out after" says */
   int waits_for_empty_loop;     /* the flag, true by default */
   int callback_called;          /* success waits for the loop to empty */
   uint64_t callback_ns;         /* when the callback was called */

@@ -141,7 +141,7 @@ static void
 timeout_log (struct gl_invocation *inv, const char *why)
 {
   gl_log_printf (GL_LOG_ERROR, "Task timed out after %.2f seconds",
-                 inv->fn->timeout_s);
+                 inv->timeout_s);
   if (why)
     gl_log_printf (GL_LOG_ERROR, "%s", why);
   registry_log (GL_LOG_ERROR, "Still alive in the event loop:");
@@ -209,7 +209,7 @@ timeout_complete (struct gl_invocation *inv)
               "nothing completed the invocation.");
   timeout_log (inv, why);
   snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
-            inv->fn->timeout_s);
+            inv->timeout_s);
   gl_invocation_fail_with (inv, "Sandbox.Timedout", msg, "timeout");
   inv->reset = 1;
 }
@@ -287,7 +287,7 @@ engine_hard_stop (void)
   if (eng.state == GL_CONTAINER_RUNNING)
     {
       snprintf (msg, sizeof msg, "Task timed out after %.2f seconds",
-                eng.fn.timeout_s);
+                eng.inv ? eng.inv->timeout_s : eng.fn.timeout_s);
       running_describe (why, sizeof why);
     }
   else
@@ -507,7 +507,7 @@ gl_engine_start (const struct gl_request *req, SCM event)
     scm_misc_error ("gl_engine_start", "an invocation is already running",
                     SCM_EOL);
   /* From here on a death of the process reports this event. */
-  gl_inflight_publish (req->request_id, eng.fn.timeout_s, eng.fn.memory_mb,
+  gl_inflight_publish (req->request_id, eng.fn.memory_mb,
                        eng.fn.platform_lines);
   if (eng.state == GL_CONTAINER_COLD)
     init_failed = gl_engine_load (NULL) != 0;

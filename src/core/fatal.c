@@ -40,7 +40,6 @@ static struct {
   atomic_int started;           /* its START line is out */
   char request_id[64];
   uint64_t start_ns;
-  double timeout_s;
   int memory_mb;
   int platform_lines;
   pthread_t loop_thread;
@@ -78,12 +77,11 @@ state_move (int to)
 }
 
 void
-gl_inflight_publish (const char *request_id, double timeout_s, int memory_mb,
+gl_inflight_publish (const char *request_id, int memory_mb,
                      int platform_lines)
 {
   snprintf (fatal.request_id, sizeof fatal.request_id, "%s", request_id);
   fatal.start_ns = gl_now_ns ();
-  fatal.timeout_s = timeout_s;
   fatal.memory_mb = memory_mb;
   fatal.platform_lines = platform_lines;
   atomic_store (&fatal.init, 1);

@@ -32,8 +32,8 @@ void gl_fatal_install (gl_fatal_fn fn, void *data, int signals);
 /* The loop thread, as an event starts (before a cold start's init):
    from now on a death reports this event, with START, END and REPORT
    lines if PLATFORM_LINES. */
-void gl_inflight_publish (const char *request_id, double timeout_s,
-                          int memory_mb, int platform_lines);
+void gl_inflight_publish (const char *request_id, int memory_mb,
+                          int platform_lines);
 /* The init phase is over: a death now is the handler's. */
 void gl_inflight_init_done (void);
 /* The event's START line is out. */

@@ -1,0 +1,371 @@
+/* bootstrap.c: `guile-lambda bootstrap`, the engine behind the Lambda
+   Runtime API 2018-06-01: the very code path that runs on AWS Lambda as
+   a custom runtime.  The init phase first (its error goes to
+   /runtime/init/error, and the runtime exits, as Lambda asks); then, for
+   ever, `next`, the invocation, and its response or error.  START, END
+   and REPORT are the platform's to write, not ours.
+
+   Who owns what: one thread, the engine's.  The Runtime API client has
+   a libuv loop of its own, which this file runs only while it waits for
+   an answer; the engine's loop does not turn meanwhile, which is the
+   freeze between invocations.  So the long-polling `next` is no handle
+   of the engine's: it never counts for the empty-loop test, and it has
+   no timeout. */
+#include "runtime/bootstrap.h"
+#include "core/buf.h"
+#include "core/engine.h"
+#include "core/fatal.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "http/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_PREFIX "/2018-06-01/runtime"
+
+struct runtime {
+  uv_loop_t loop;
+  gl_http_client_t client;
+  const char *api;
+};
+
+/* One answer of the Runtime API, and what `next' says of the event. */
+struct answer {
+  int done;
+  int err;                      /* the client's error, or 0 */
+  int status;
+  struct gl_buf body;
+  struct gl_request req;
+  char *arn;
+  char *trace_id;
+};
+
+static const char *program = "guile-lambda bootstrap";
+
+static char *
+header_dup (const gl_http_response_t *res, const char *name)
+{
+  const char *v = gl_http_header_find (res->headers, res->nheaders, name);
+
+  return v ? strdup (v) : NULL;
+}
+
+/* JSON of a header, or #f when it is absent or not JSON. */
+static SCM
+header_json (const gl_http_response_t *res, const char *name)
+{
+  const char *v = gl_http_header_find (res->headers, res->nheaders, name);
+  char err[256];
+  SCM x;
+
+  if (v == NULL || *v == '\0')
+    return SCM_BOOL_F;
+  x = gl_json_decode (v, strlen (v), err, sizeof err);
+  return SCM_UNBNDP (x) ? SCM_BOOL_F : x;
+}
+
+/* The context's values come from `next''s headers, as on Lambda. */
+static void
+answer_request_fill (struct answer *a, const gl_http_response_t *res)
+{
+  const char *id = gl_http_header_find (res->headers, res->nheaders,
+                                        "Lambda-Runtime-Aws-Request-Id");
+  const char *deadline = gl_http_header_find (res->headers, res->nheaders,
+                                              "Lambda-Runtime-Deadline-Ms");
+  const char *tenant = gl_http_header_find (res->headers, res->nheaders,
+                                            "Lambda-Runtime-Aws-Tenant-Id");
+
+  snprintf (a->req.request_id, sizeof a->req.request_id, "%s", id ? id : "");
+  a->req.deadline_epoch_ms = deadline ? strtoll (deadline, NULL, 10) : 0;
+  a->arn = header_dup (res, "Lambda-Runtime-Invoked-Function-Arn");
+  a->req.invoked_arn = a->arn;
+  a->trace_id = header_dup (res, "Lambda-Runtime-Trace-Id");
+  a->req.client_context = header_json (res, "Lambda-Runtime-Client-Context");
+  a->req.identity = header_json (res, "Lambda-Runtime-Cognito-Identity");
+  a->req.tenant_id = tenant ? scm_from_utf8_string (tenant) : SCM_BOOL_F;
+}
+
+static void
+answer_on_response (gl_http_client_t *client, int err,
+                    const gl_http_response_t *res, void *arg)
+{
+  struct answer *a = arg;
+
+  a->done = 1;
+  a->err = err;
+  if (err != 0)
+    return;
+  a->status = res->status;
+  gl_buf_append (&a->body, res->body, res->body_len);
+  answer_request_fill (a, res);
+}
+
+static void
+answer_init (struct answer *a)
+{
+  memset (a, 0, sizeof *a);
+  gl_buf_init (&a->body);
+  a->req.identity = a->req.client_context = a->req.tenant_id = SCM_BOOL_F;
+}
+
+static void
+answer_free (struct answer *a)
+{
+  gl_buf_free (&a->body);
+  free (a->arn);
+  free (a->trace_id);
+}
+
+/* Send a request and wait for its answer, running only the client's
+   loop.  0, or the client's error. */
+static int
+runtime_call (struct runtime *rt, const char *method, const char *target,
+              const gl_http_header_t *headers, size_t nheaders,
+              const char *body, size_t len, struct answer *a)
+{
+  int r = gl_http_client_request (&rt->client, method, target, headers,
+                                  nheaders, body, len, answer_on_response, a);
+
+  if (r != 0)
+    return a->err = r;
+  while (!a->done)
+    uv_run (&rt->loop, UV_RUN_ONCE);
+  return a->err;
+}
+
+/* The errorType of an error object in JSON, for the header that carries
+   it; "Runtime.Unknown" if it has none. */
+static char *
+error_type (const char *error_json)
+{
+  char err[256];
+  SCM obj = gl_json_decode (error_json, strlen (error_json), err, sizeof err);
+  SCM type = SCM_BOOL_F;
+
+  if (!SCM_UNBNDP (obj) && scm_is_pair (obj))
+    type = scm_assoc_ref (obj, scm_from_utf8_string ("errorType"));
+  return scm_is_string (type) ? scm_to_utf8_string (type)
+                              : strdup ("Runtime.Unknown");
+}
+
+/* POST an error object to TARGET.  0, or the client's error if the API
+   could not be reached; an answer that is not 2xx is logged. */
+static int
+error_post (struct runtime *rt, const char *target, const char *error_json)
+{
+  char *type = error_type (error_json);
+  gl_http_header_t headers[] = {
+    { "Content-Type", "application/json" },
+    { "Lambda-Runtime-Function-Error-Type", type }
+  };
+  struct answer a;
+  int r;
+
+  answer_init (&a);
+  r = runtime_call (rt, "POST", target, headers, 2, error_json,
+                    strlen (error_json), &a);
+  /* A type the header cannot carry still gets its error reported. */
+  if (r == UV_EINVAL)
+    {
+      headers[1].value = "Runtime.Unknown";
+      answer_free (&a);
+      answer_init (&a);
+      r = runtime_call (rt, "POST", target, headers, 2, error_json,
+                        strlen (error_json), &a);
+    }
+  if (r == 0 && a.status / 100 != 2)
+    fprintf (stderr, "%s: the Runtime API answered %d to %s: %s\n", program,
+             a.status, target, a.body.data ? a.body.data : "");
+  answer_free (&a);
+  free (type);
+  return r;
+}
+
+static int
+response_post (struct runtime *rt, const char *id, const char *json)
+{
+  static const gl_http_header_t headers[] = {
+    { "Content-Type", "application/json" }
+  };
+  char target[160];
+  struct answer a;
+  int r;
+
+  snprintf (target, sizeof target, API_PREFIX "/invocation/%s/response", id);
+  answer_init (&a);
+  r = runtime_call (rt, "POST", target, headers, 1, json, strlen (json), &a);
+  /* Lambda refuses a response over 6 MB with 413, and fails the
+     invocation itself. */
+  if (r == 0 && a.status / 100 != 2)
+    fprintf (stderr, "%s: the Runtime API answered %d to the response of "
+             "request %s: %s\n", program, a.status, id,
+             a.body.data ? a.body.data : "");
+  answer_free (&a);
+  return r;
+}
+
+static void
+api_failed (struct runtime *rt, const char *what, int err)
+{
+  fprintf (stderr, "%s: cannot %s at the Runtime API %s: %s (%s)\n", program,
+           what, rt->api, gl_http_strerror (err), gl_http_err_name (err));
+}
+
+/* One event: run it and post its outcome.  0, or the client's error
+   when the API could not be reached. */
+static int
+event_run (struct runtime *rt, struct answer *next)
+{
+  struct gl_report report;
+  struct gl_invocation *inv;
+  char err[512], target[160];
+  SCM event;
+  int r;
+
+  if (next->trace_id)
+    setenv ("_X_AMZN_TRACE_ID", next->trace_id, 1);
+  else
+    unsetenv ("_X_AMZN_TRACE_ID");
+  event = gl_json_decode (next->body.data ? next->body.data : "",
+                          next->body.len, err, sizeof err);
+  if (SCM_UNBNDP (event))
+    {
+      struct gl_buf b;
+
+      gl_buf_init (&b);
+      gl_buf_puts (&b, "{\"errorType\":\"InvalidRequestContentException\","
+                   "\"errorMessage\":\"Could not parse request body into "
+                   "json\",\"stackTrace\":[]}");
+      gl_log_printf (GL_LOG_ERROR, "the event of request %s is not JSON: %s",
+                     next->req.request_id, err);
+      snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
+                next->req.request_id);
+      r = error_post (rt, target, b.data);
+      gl_buf_free (&b);
+      return r;
+    }
+  inv = gl_engine_invoke (&next->req, event, &report);
+  if (inv->outcome == GL_SUCCEEDED)
+    r = response_post (rt, next->req.request_id, inv->result_json);
+  else
+    {
+      snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
+                next->req.request_id);
+      r = error_post (rt, target, inv->result_json);
+    }
+  gl_inflight_clear ();
+  return r;
+}
+
+static int
+runtime_serve (struct runtime *rt)
+{
+  struct answer next;
+  int r;
+
+  for (;;)
+    {
+      answer_init (&next);
+      r = runtime_call (rt, "GET", API_PREFIX "/invocation/next", NULL, 0,
+                        NULL, 0, &next);
+      if (r != 0)
+        {
+          api_failed (rt, "get the next invocation", r);
+          answer_free (&next);
+          return 1;
+        }
+      if (next.status != 200 || next.req.request_id[0] == '\0')
+        {
+          fprintf (stderr, "%s: the Runtime API answered %d to next%s: %s\n",
+                   program, next.status, next.req.request_id[0] ? ""
+                   : " without a request id", next.body.data
+                   ? next.body.data : "");
+          answer_free (&next);
+          return 1;
+        }
+      r = event_run (rt, &next);
+      answer_free (&next);
+      if (r != 0)
+        {
+          api_failed (rt, "post the outcome of an invocation", r);
+          return 1;
+        }
+    }
+}
+
+/* The init phase, before the first `next', as on Lambda. */
+static int
+runtime_init (struct runtime *rt)
+{
+  const char *error_json = NULL;
+  int r;
+
+  if (gl_engine_load (&error_json) == 0)
+    return 0;
+  r = error_post (rt, API_PREFIX "/init/error", error_json);
+  if (r != 0)
+    api_failed (rt, "report the init error", r);
+  return -1;
+}
+
+/* HOST:PORT, [IPV6]:PORT. */
+static int
+api_parse (const char *api, char *host, size_t size, int *port)
+{
+  const char *colon = strrchr (api, ':');
+  const char *start = api, *end = colon;
+  char *rest;
+  long p;
+
+  if (colon == NULL)
+    return -1;
+  if (*api == '[' && colon > api && colon[-1] == ']')
+    start = api + 1, end = colon - 1;
+  if ((size_t) (end - start) >= size || end == start)
+    return -1;
+  memcpy (host, start, (size_t) (end - start));
+  host[end - start] = '\0';
+  p = strtol (colon + 1, &rest, 10);
+  if (*rest != '\0' || p < 1 || p > 65535)
+    return -1;
+  *port = (int) p;
+  return 0;
+}
+
+static void
+client_on_close (gl_http_client_t *client)
+{
+}
+
+int
+gl_bootstrap_run (const char *api)
+{
+  struct runtime rt;
+  char host[256];
+  int port, r;
+
+  memset (&rt, 0, sizeof rt);
+  rt.api = api;
+  if (api_parse (api, host, sizeof host, &port) != 0)
+    {
+      fprintf (stderr, "%s: AWS_LAMBDA_RUNTIME_API is '%s', not HOST:PORT\n",
+               program, api);
+      return 2;
+    }
+  r = uv_loop_init (&rt.loop);
+  if (r == 0)
+    r = gl_http_client_init (&rt.loop, &rt.client, host, port);
+  if (r != 0)
+    {
+      fprintf (stderr, "%s: cannot set up the Runtime API client for %s: %s\n",
+               program, api, gl_http_strerror (r));
+      return 1;
+    }
+  r = runtime_init (&rt) == 0 ? runtime_serve (&rt) : 1;
+  gl_http_client_close (&rt.client, client_on_close);
+  uv_run (&rt.loop, UV_RUN_DEFAULT);
+  uv_loop_close (&rt.loop);
+  return r;
+}

@@ -1,0 +1,89 @@
+;;; guile-lambda bootstrap: the custom runtime, driven by a Runtime API
+;;; of the tests' own (tests lib runtime-api).
+(use-modules (srfi srfi-1)
+             (srfi srfi-64)
+             (ice-9 regex)
+             (ice-9 textual-ports)
+             (json)
+             (tests lib tap)
+             (tests lib cli)
+             (tests lib runtime-api))
+
+(define (bootstrap-env api handler)
+  (list "env" (string-append "AWS_LAMBDA_RUNTIME_API=" (api-address api))
+        (string-append "_HANDLER=" handler)
+        (string-append "LAMBDA_TASK_ROOT=" (dirname (fixture "bootstrap.scm")))
+        "AWS_LAMBDA_FUNCTION_NAME=test"
+        "guile-lambda" "bootstrap"))
+
+(define (json body) (json-string->scm body #:ordered #t))
+
+(define events
+  '(("req-1" "{}")
+    ("req-2" "{\"raise\":true}")
+    ("req-3" "{}")
+    ("req-4" "not json")))
+
+(run-tests "bootstrap"
+ (lambda ()
+   (call-with-runtime-api events
+     (lambda (api)
+       (call-with-process (bootstrap-env api "bootstrap.handler")
+         (lambda (p)
+           (let* ((posts (api-wait-posts api 4))
+                  (post (lambda (id) (find (lambda (x) (equal? id (post-request-id x)))
+                                           posts))))
+             (test-equal "each event gets one post, in order"
+                         '("req-1" "req-2" "req-3" "req-4")
+                         (map post-request-id posts))
+             (test-equal "success is a response" 'response
+                         (post-kind (post "req-1")))
+             (test-equal "the context's request id comes from the header" "req-1"
+                         (assoc-ref (json (post-body (post "req-1"))) "requestId"))
+             (test-equal "the invoked ARN too"
+                         "arn:aws:lambda:us-east-1:000000000000:function:test"
+                         (assoc-ref (json (post-body (post "req-1"))) "arn"))
+             (test-equal "_X_AMZN_TRACE_ID is set per invocation"
+                         "Root=1-test;Sampled=0"
+                         (assoc-ref (json (post-body (post "req-1"))) "traceId"))
+             (test-equal "the deadline comes from the header"
+                         '(#t #t)
+                         (map (lambda (k) (assoc-ref (json (post-body (post "req-1"))) k))
+                              '("remainingPositive" "remainingAtMost30s")))
+             (test-equal "a raise is an error post" 'error (post-kind (post "req-2")))
+             (test-equal "with its type in Lambda-Runtime-Function-Error-Type"
+                         "misc-error"
+                         (assoc-ref (post-headers (post "req-2"))
+                                    "lambda-runtime-function-error-type"))
+             (test-equal "and the error object as the body" "misc-error"
+                         (assoc-ref (json (post-body (post "req-2"))) "errorType"))
+             (test-equal "the container stays warm: the module's state lives on" 3
+                         (assoc-ref (json (post-body (post "req-3"))) "calls"))
+             (test-equal "an event that is not JSON is an error"
+                         "InvalidRequestContentException"
+                         (assoc-ref (json (post-body (post "req-4"))) "errorType"))
+             ;; The runtime now waits in `next'; stop it and read its log.
+             (kill (process-pid p) SIGTERM)
+             (process-wait p 10)
+             (let ((log (get-string-all (process-errors p))))
+               (test-assert "no START, END or REPORT: the platform writes them"
+                            (not (string-match "^(START|END|REPORT) " log)))
+               (test-assert "application log lines carry the request id"
+                            (string-match "\treq-2\tERROR\tInvoke Error" log))))))))
+
+   (call-with-runtime-api '(("req-1" "{}"))
+     (lambda (api)
+       (call-with-process (bootstrap-env api "missing.handler")
+         (lambda (p)
+           (let ((posts (api-wait-posts api 1)))
+             (test-equal "an init error goes to /runtime/init/error" '(init-error)
+                         (map post-kind posts))
+             (test-equal "with its type" "Runtime.ImportModuleError"
+                         (assoc-ref (post-headers (car posts))
+                                    "lambda-runtime-function-error-type"))
+             (test-equal "and the runtime exits, as Lambda asks" 1
+                         (process-wait p 10)))))))
+
+   (let ((r (guile-lambda "bootstrap" #:env '(("AWS_LAMBDA_RUNTIME_API" . "127.0.0.1:9")))))
+     (test-equal "without _HANDLER: bad usage" 2 (run-status r))
+     (test-assert "which it names" (stderr-has? r "_HANDLER")))))
