@@ -39,6 +39,10 @@ struct cli {
   const char *event_template;   /* invoke: a sample event of this kind */
   int listen;                   /* repl: also serve the REPL on loopback */
   int listen_port;
+  int isolated;                 /* batch: through the supervisor */
+  int concurrency;              /* batch: containers */
+  int unordered;                /* batch: records as they complete */
+  const char *runtime_command;  /* batch: a Runtime API client */
   unsigned long batch_line;     /* the event being run, for a hard stop */
 };
 
@@ -150,12 +154,11 @@ env_assign (const char *assignment, const char *where)
   return r;
 }
 
-static int input_open (const char *path, const char *what);
 
 static int
 env_file_load (const char *path)
 {
-  int fd = input_open (path, "env file");
+  int fd = gl_input_open (path, "env file");
   FILE *f = fd < 0 ? NULL : fdopen (fd, "r");
   char *line = NULL, *s, where[512];
   size_t cap = 0, lineno = 0;
@@ -233,6 +236,10 @@ cli_parse (struct cli *cli, int argc, char **argv)
     { "env-file", required_argument, NULL, 'f' },
     { "event-template", required_argument, NULL, 'T' },
     { "listen", optional_argument, NULL, 'l' },
+    { "isolation", required_argument, NULL, 'I' },
+    { "concurrency", required_argument, NULL, 'c' },
+    { "unordered", no_argument, NULL, 'u' },
+    { "runtime-command", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -301,6 +308,27 @@ cli_parse (struct cli *cli, int argc, char **argv)
             cli->listen_port = (int) port;
           }
         break;
+      case 'I':
+        if (strcmp (optarg, "process") && strcmp (optarg, "none"))
+          return usage_error ("--isolation is process or none, not '%s'",
+                              optarg), -1;
+        cli->isolated = strcmp (optarg, "process") == 0 ? 1 : -1;
+        break;
+      case 'c':
+        {
+          long n = strtol (optarg, &end, 10);
+          if (*end != '\0' || n < 1 || n > 64)
+            return usage_error ("--concurrency takes a number of containers "
+                                "from 1 to 64, not '%s'", optarg), -1;
+          cli->concurrency = (int) n;
+        }
+        break;
+      case 'u':
+        cli->unordered = 1;
+        break;
+      case 'R':
+        cli->runtime_command = optarg;
+        break;
       case ':':
         return usage_error ("option '%s' needs an argument",
                             argv[optind - 1]), -1;
@@ -322,6 +350,15 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if (cli->listen && strcmp (cli->command, "repl") != 0)
     return usage_error ("--listen works only with repl, not %s",
                         cli->command), -1;
+  if ((cli->isolated || cli->concurrency || cli->unordered
+       || cli->runtime_command) && strcmp (cli->command, "batch") != 0)
+    return usage_error ("--isolation, --concurrency, --unordered and "
+                        "--runtime-command work only with batch, not %s",
+                        cli->command), -1;
+  if ((cli->concurrency > 1 || cli->unordered || cli->runtime_command)
+      && cli->isolated < 0)
+    return usage_error ("--concurrency, --unordered and --runtime-command "
+                        "need containers: not with --isolation none"), -1;
   if (strcmp (cli->command, "bootstrap") == 0)
     return bootstrap_parse (cli, argc, argv);
   if (optind >= argc && strcmp (cli->command, "repl") == 0)
@@ -524,8 +561,8 @@ results_fd_claim (void)
 
 /* 0, or -1 with errno set: a result that cannot be written is lost, and
    the run must stop and say so. */
-static int
-results_write (const char *s, size_t n)
+int
+gl_results_write (const char *s, size_t n)
 {
   while (n > 0)
     {
@@ -543,9 +580,9 @@ results_write (const char *s, size_t n)
 static int
 result_line_write (const char *json)
 {
-  if (results_write (json, strlen (json)) != 0)
+  if (gl_results_write (json, strlen (json)) != 0)
     return -1;
-  return results_write ("\n", 1);
+  return gl_results_write ("\n", 1);
 }
 
 /* What the process dying in an event leaves of it (fatal.c): its
@@ -629,6 +666,49 @@ outcome_status (const struct gl_invocation *inv)
     }
 }
 
+void
+gl_record_format (struct gl_buf *b, unsigned long line,
+                  const char *request_id, const char *status,
+                  const char *json, const struct gl_report *report)
+{
+  gl_buf_puts (b, "{\"requestId\":");
+  gl_json_escape (b, request_id, strlen (request_id));
+  gl_buf_puts (b, ",\"line\":");
+  gl_buf_put_ulong (b, line);
+  gl_buf_puts (b, ",\"status\":\"");
+  gl_buf_puts (b, status);
+  gl_buf_puts (b, strcmp (status, "success") == 0 ? "\",\"result\":"
+               : "\",\"error\":");
+  gl_buf_puts (b, json);
+  gl_buf_puts (b, ",\"durationMs\":");
+  gl_buf_put_ms (b, report->duration_ms);
+  gl_buf_puts (b, ",\"billedDurationMs\":");
+  gl_buf_put_ulong (b, (unsigned long) report->billed_ms);
+  gl_buf_puts (b, ",\"maxMemoryUsedMB\":");
+  gl_buf_put_ulong (b, (unsigned long) report->max_memory_mb);
+  if (report->init_ms >= 0)
+    {
+      gl_buf_puts (b, ",\"initDurationMs\":");
+      gl_buf_put_ms (b, report->init_ms);
+    }
+  gl_buf_puts (b, "}\n");
+}
+
+void
+gl_record_format_invalid (struct gl_buf *b, unsigned long line,
+                          const char *err)
+{
+  char msg[600];
+
+  snprintf (msg, sizeof msg, "Could not parse request body into json: %s",
+            err);
+  gl_buf_printf (b, "{\"requestId\":null,\"line\":%lu,\"status\":\"error\","
+                 "\"error\":{\"errorType\":\"InvalidRequestContentException\","
+                 "\"errorMessage\":", line);
+  gl_json_escape (b, msg, strlen (msg));
+  gl_buf_puts (b, ",\"stackTrace\":[]}}\n");
+}
+
 /* One batch record.  STATUS is success, error or timeout; JSON the
    result or the error object. */
 static int
@@ -639,28 +719,8 @@ record_write (unsigned long line, const char *request_id, const char *status,
   int r;
 
   gl_buf_init (&b);
-  gl_buf_puts (&b, "{\"requestId\":");
-  gl_json_escape (&b, request_id, strlen (request_id));
-  gl_buf_puts (&b, ",\"line\":");
-  gl_buf_put_ulong (&b, line);
-  gl_buf_puts (&b, ",\"status\":\"");
-  gl_buf_puts (&b, status);
-  gl_buf_puts (&b, strcmp (status, "success") == 0 ? "\",\"result\":"
-               : "\",\"error\":");
-  gl_buf_puts (&b, json);
-  gl_buf_puts (&b, ",\"durationMs\":");
-  gl_buf_put_ms (&b, report->duration_ms);
-  gl_buf_puts (&b, ",\"billedDurationMs\":");
-  gl_buf_put_ulong (&b, (unsigned long) report->billed_ms);
-  gl_buf_puts (&b, ",\"maxMemoryUsedMB\":");
-  gl_buf_put_ulong (&b, (unsigned long) report->max_memory_mb);
-  if (report->init_ms >= 0)
-    {
-      gl_buf_puts (&b, ",\"initDurationMs\":");
-      gl_buf_put_ms (&b, report->init_ms);
-    }
-  gl_buf_puts (&b, "}\n");
-  r = results_write (b.data, b.len);
+  gl_record_format (&b, line, request_id, status, json, report);
+  r = gl_results_write (b.data, b.len);
   gl_buf_free (&b);
   return r;
 }
@@ -669,18 +729,11 @@ static int
 record_write_invalid (unsigned long line, const char *err)
 {
   struct gl_buf b;
-  char msg[600];
   int r;
 
-  snprintf (msg, sizeof msg, "Could not parse request body into json: %s",
-            err);
   gl_buf_init (&b);
-  gl_buf_printf (&b, "{\"requestId\":null,\"line\":%lu,\"status\":\"error\","
-                 "\"error\":{\"errorType\":\"InvalidRequestContentException\","
-                 "\"errorMessage\":", line);
-  gl_json_escape (&b, msg, strlen (msg));
-  gl_buf_puts (&b, ",\"stackTrace\":[]}}\n");
-  r = results_write (b.data, b.len);
+  gl_record_format_invalid (&b, line, err);
+  r = gl_results_write (b.data, b.len);
   gl_buf_free (&b);
   return r;
 }
@@ -726,17 +779,11 @@ cli_fatal (const struct gl_fatal *f, void *data)
 
 /* Reading events: lines of any bytes (a NUL included), each read with
    read(2), which the watchdog's signal may interrupt. */
-struct line_reader {
-  int fd;
-  struct gl_buf buf;
-  size_t start;                 /* where the next line begins in buf */
-  int eof;
-};
 
 /* The next line without its newline in *LINE and its length; -1 at the
    end of the input, -2 on a read error (errno says which). */
-static ssize_t
-line_next (struct line_reader *r, const char **line)
+ssize_t
+gl_line_next (struct gl_line_reader *r, const char **line)
 {
   char *nl;
   ssize_t n;
@@ -771,8 +818,8 @@ line_next (struct line_reader *r, const char **line)
     }
 }
 
-static int
-line_blank (const char *s, size_t n)
+int
+gl_line_blank (const char *s, size_t n)
 {
   size_t i;
 
@@ -783,8 +830,8 @@ line_blank (const char *s, size_t n)
 }
 
 /* An input that is a file to read: not a directory. */
-static int
-input_open (const char *path, const char *what)
+int
+gl_input_open (const char *path, const char *what)
 {
   struct stat st;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -834,10 +881,47 @@ batch_line_run (struct cli *cli, const char *line, size_t n)
   return inv->outcome != GL_SUCCEEDED;
 }
 
+/* batch through the supervisor: a pool of worker processes. */
+static int
+batch_isolated_run (struct cli *cli, const struct gl_function *fn)
+{
+  struct gl_supervised s;
+  char self[4096];
+  ssize_t n;
+  int r;
+
+  memset (&s, 0, sizeof s);
+  n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    {
+      fprintf (stderr, "%s: cannot find this program to start containers "
+               "with: %s\n", program, strerror (errno));
+      return 70;
+    }
+  self[n] = '\0';
+  s.fn = fn;
+  s.handler = cli->handler;
+  s.runtime_command = cli->runtime_command;
+  s.program = self;
+  s.concurrency = cli->concurrency > 0 ? cli->concurrency : 1;
+  s.unordered = cli->unordered;
+  s.fd = STDIN_FILENO;
+  if (cli->input && strcmp (cli->input, "-") != 0)
+    {
+      s.fd = gl_input_open (cli->input, "events file");
+      if (s.fd < 0)
+        return EXIT_USAGE;
+    }
+  r = gl_batch_supervised (&s);
+  if (s.fd != STDIN_FILENO)
+    close (s.fd);
+  return r;
+}
+
 static int
 batch_run (struct cli *cli)
 {
-  struct line_reader reader;
+  struct gl_line_reader reader;
   const char *line;
   ssize_t n;
   int failed = 0, r;
@@ -847,14 +931,14 @@ batch_run (struct cli *cli)
   reader.fd = STDIN_FILENO;
   if (cli->input && strcmp (cli->input, "-") != 0)
     {
-      reader.fd = input_open (cli->input, "events file");
+      reader.fd = gl_input_open (cli->input, "events file");
       if (reader.fd < 0)
         return EXIT_USAGE;
     }
-  while ((n = line_next (&reader, &line)) >= 0)
+  while ((n = gl_line_next (&reader, &line)) >= 0)
     {
       cli->batch_line++;
-      if (line_blank (line, (size_t) n))
+      if (gl_line_blank (line, (size_t) n))
         continue;
       r = batch_line_run (cli, line, (size_t) n);
       if (r < 0)
@@ -970,6 +1054,14 @@ cli_main (SCM args)
                "to go, so nothing was run.\n", program);
       argv_free (argv, argc);
       return scm_from_int (EXIT_OUTPUT);
+    }
+  if (strcmp (cli.command, "batch") == 0 && cli.isolated > 0)
+    {
+      gl_fatal_install (cli_fatal, &cli, 1);
+      r = batch_isolated_run (&cli, &fn);
+      gl_fatal_disarm ();
+      argv_free (argv, argc);
+      return scm_from_int (r);
     }
   gl_fatal_install (cli_fatal, &cli, 1);
   if (gl_engine_configure (&fn, cli.handler) != 0)

@@ -29,6 +29,7 @@ struct runtime {
   uv_loop_t loop;
   gl_http_client_t client;
   const char *api;
+  int reset;                    /* the last invocation reset the container */
 };
 
 /* One answer of the Runtime API, and what `next' says of the event. */
@@ -256,6 +257,7 @@ event_run (struct runtime *rt, struct answer *next)
       r = error_post (rt, target, inv->result_json);
     }
   gl_inflight_clear ();
+  rt->reset = inv->reset;
   return r;
 }
 
@@ -292,6 +294,11 @@ runtime_serve (struct runtime *rt)
           api_failed (rt, "post the outcome of an invocation", r);
           return 1;
         }
+      /* A timeout, an exit, an uncaught error or memory exhaustion
+         resets the container: on Lambda its process goes, as the Node
+         runtime's does (with status 129) after posting the error. */
+      if (rt->reset)
+        return 129;
     }
 }
 

@@ -1,0 +1,304 @@
+/* supervised.c: `batch' through the supervisor (DESIGN.md §8).  A
+   reader thread reads the events' lines and hands them to the loop, at
+   most WINDOW records ahead of those written, so that memory stays
+   bounded however long the stream; the loop submits each line to the
+   service as soon as it arrives and writes each record when its turn
+   comes (input order), or at once with --unordered.
+
+   Who owns what: the reader thread owns the input and its line reader;
+   the lines between it and the loop, and the count of records written
+   that it waits on, are under `lock'; everything else belongs to the
+   loop's thread. */
+#include "cli/cli.h"
+#include "core/json.h"
+#include "service/service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define WINDOW 1024
+
+struct line {
+  struct line *next;
+  unsigned long lineno;
+  char *text;
+  size_t len;
+};
+
+struct slot {
+  unsigned long lineno;
+  int done;
+  struct gl_buf record;
+};
+
+struct batch {
+  const struct gl_supervised *opt;
+  uv_loop_t loop;
+  uv_async_t wake;
+  struct gl_service *svc;
+  pthread_t reader;
+  pthread_mutex_t lock;
+  pthread_cond_t room;
+  /* Under lock. */
+  struct line *head, *tail;
+  unsigned long pushed;         /* lines handed to the loop */
+  unsigned long written;        /* records written */
+  int eof;
+  int reader_done;
+  int read_errno;
+  unsigned long last_line;
+  /* The loop's. */
+  unsigned long admitted;       /* lines taken from the queue */
+  unsigned long next_write;     /* the record whose turn it is */
+  struct slot ring[WINDOW];
+  int failed;
+  int status;                   /* the exit status, once decided */
+  int stopping;
+};
+
+static const char *program = "guile-lambda";
+
+/* The reader thread. */
+
+static void *
+reader_main (void *data)
+{
+  struct batch *b = data;
+  struct gl_line_reader reader;
+  const char *text;
+  ssize_t n;
+  unsigned long lineno = 0;
+
+  memset (&reader, 0, sizeof reader);
+  gl_buf_init (&reader.buf);
+  reader.fd = b->opt->fd;
+  while ((n = gl_line_next (&reader, &text)) >= 0)
+    {
+      struct line *l;
+
+      lineno++;
+      if (gl_line_blank (text, (size_t) n))
+        continue;
+      l = calloc (1, sizeof *l);
+      l->lineno = lineno;
+      l->text = malloc ((size_t) n + 1);
+      memcpy (l->text, text, (size_t) n);
+      l->text[n] = '\0';
+      l->len = (size_t) n;
+      pthread_mutex_lock (&b->lock);
+      while (b->pushed - b->written >= WINDOW && !b->eof)
+        pthread_cond_wait (&b->room, &b->lock);
+      if (b->eof)
+        {
+          /* The loop stopped (a record could not be written). */
+          pthread_mutex_unlock (&b->lock);
+          free (l->text);
+          free (l);
+          break;
+        }
+      if (b->tail)
+        b->tail->next = l;
+      else
+        b->head = l;
+      b->tail = l;
+      b->pushed++;
+      pthread_mutex_unlock (&b->lock);
+      uv_async_send (&b->wake);
+    }
+  pthread_mutex_lock (&b->lock);
+  if (n == -2)
+    b->read_errno = errno;
+  b->eof = 1;
+  b->reader_done = 1;
+  b->last_line = lineno;
+  pthread_mutex_unlock (&b->lock);
+  uv_async_send (&b->wake);
+  gl_buf_free (&reader.buf);
+  return NULL;
+}
+
+/* The loop. */
+
+static void
+service_on_closed (void *data)
+{
+  struct batch *b = data;
+
+  uv_close ((uv_handle_t *) &b->wake, NULL);
+}
+
+static void
+batch_stop (struct batch *b)
+{
+  if (b->stopping)
+    return;
+  b->stopping = 1;
+  pthread_mutex_lock (&b->lock);
+  b->eof = 1;
+  pthread_cond_signal (&b->room);
+  pthread_mutex_unlock (&b->lock);
+  gl_service_close (b->svc, service_on_closed, b);
+}
+
+static int
+record_out (struct batch *b, struct slot *s)
+{
+  int r = gl_results_write (s->record.data, s->record.len);
+
+  if (r != 0)
+    {
+      fprintf (stderr, "%s: cannot write the record of line %lu to standard "
+               "output: %s; the batch stops here: the lines after it were "
+               "not run.\n", program, s->lineno, strerror (errno));
+      b->status = 74;
+      batch_stop (b);
+    }
+  gl_buf_reset (&s->record);
+  s->done = 0;
+  pthread_mutex_lock (&b->lock);
+  b->written++;
+  pthread_cond_signal (&b->room);
+  pthread_mutex_unlock (&b->lock);
+  return r;
+}
+
+/* Write the records whose turn has come; stop when all are out. */
+static void
+records_flush (struct batch *b)
+{
+  unsigned long pushed, written;
+  int eof;
+
+  while (!b->stopping && b->ring[b->next_write % WINDOW].done
+         && b->next_write < b->admitted)
+    {
+      if (record_out (b, &b->ring[b->next_write % WINDOW]) != 0)
+        return;
+      b->next_write++;
+    }
+  pthread_mutex_lock (&b->lock);
+  eof = b->reader_done;
+  pushed = b->pushed;
+  written = b->written;
+  pthread_mutex_unlock (&b->lock);
+  if (eof && !b->stopping && b->admitted == pushed && written == pushed)
+    batch_stop (b);
+}
+
+static void
+batch_on_outcome (const struct gl_service_outcome *o, void *data)
+{
+  struct batch *b = data;
+  struct slot *s = &b->ring[o->seq % WINDOW];
+
+  if (strcmp (o->status, "success") != 0)
+    b->failed = 1;
+  gl_record_format (&s->record, s->lineno, o->request_id, o->status, o->json,
+                    o->report);
+  s->done = 1;
+  if (b->opt->unordered && !b->stopping)
+    record_out (b, s);
+  records_flush (b);
+}
+
+static void
+line_admit (struct batch *b, struct line *l)
+{
+  unsigned long seq = b->admitted++;
+  struct slot *s = &b->ring[seq % WINDOW];
+  char err[512];
+
+  s->lineno = l->lineno;
+  if (SCM_UNBNDP (gl_json_decode (l->text, l->len, err, sizeof err)))
+    {
+      b->failed = 1;
+      gl_record_format_invalid (&s->record, l->lineno, err);
+      s->done = 1;
+      if (b->opt->unordered)
+        record_out (b, s);
+    }
+  else
+    gl_service_submit (b->svc, seq, l->text, l->len);
+}
+
+static void
+wake_on_async (uv_async_t *a)
+{
+  struct batch *b = a->data;
+  struct line *lines, *next;
+
+  pthread_mutex_lock (&b->lock);
+  lines = b->head;
+  b->head = b->tail = NULL;
+  pthread_mutex_unlock (&b->lock);
+  for (; lines; lines = next)
+    {
+      next = lines->next;
+      if (!b->stopping)
+        line_admit (b, lines);
+      free (lines->text);
+      free (lines);
+    }
+  if (!b->stopping)
+    records_flush (b);
+}
+
+int
+gl_batch_supervised (const struct gl_supervised *opt)
+{
+  struct gl_service_config cfg;
+  struct batch *b = calloc (1, sizeof *b);
+  char cwd[4096];
+  int i, status;
+
+  b->opt = opt;
+  pthread_mutex_init (&b->lock, NULL);
+  pthread_cond_init (&b->room, NULL);
+  for (i = 0; i < WINDOW; i++)
+    gl_buf_init (&b->ring[i].record);
+  uv_loop_init (&b->loop);
+  memset (&cfg, 0, sizeof cfg);
+  cfg.fn = opt->fn;
+  cfg.handler = opt->handler;
+  cfg.task_root = getenv ("LAMBDA_TASK_ROOT");
+  if (cfg.task_root == NULL)
+    cfg.task_root = getcwd (cwd, sizeof cwd);
+  cfg.runtime_command = opt->runtime_command;
+  cfg.program = opt->program;
+  cfg.concurrency = opt->concurrency;
+  cfg.on_outcome = batch_on_outcome;
+  cfg.data = b;
+  b->svc = gl_service_start (&b->loop, &cfg);
+  if (b->svc == NULL)
+    return 70;
+  uv_async_init (&b->loop, &b->wake, wake_on_async);
+  b->wake.data = b;
+  pthread_create (&b->reader, NULL, reader_main, b);
+  uv_run (&b->loop, UV_RUN_DEFAULT);
+  /* A reader still blocked in read() after a stop ends with the
+     process. */
+  pthread_mutex_lock (&b->lock);
+  i = b->reader_done;
+  pthread_mutex_unlock (&b->lock);
+  if (!i)
+    {
+      /* It still holds B: both go with the process. */
+      pthread_detach (b->reader);
+      return b->status ? b->status : 1;
+    }
+  pthread_join (b->reader, NULL);
+  uv_loop_close (&b->loop);
+  status = b->status ? b->status : b->read_errno ? 2 : b->failed ? 1 : 0;
+  if (b->read_errno)
+    fprintf (stderr, "%s: cannot read the events after line %lu: %s\n",
+             program, b->last_line, strerror (b->read_errno));
+  for (i = 0; i < WINDOW; i++)
+    gl_buf_free (&b->ring[i].record);
+  free (b);
+  return status;
+}

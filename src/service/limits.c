@@ -1,0 +1,348 @@
+/* limits.c: memory limit, peak memory and freeze of a container from
+   outside (see limits.h).  Which way is chosen once per process: a
+   cgroup v2 group of our own under the root of the unified hierarchy,
+   v1 groups under the memory and freezer controllers, or, where this
+   process may create neither, polling and signals. */
+#include "service/limits.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum mode { MODE_UNKNOWN, MODE_V2, MODE_V1, MODE_POLLING };
+
+static enum mode mode;
+static char memory_parent[128];   /* our own group of groups */
+static char freezer_parent[128];  /* v1 only; may stay "" */
+
+static int
+file_write (const char *dir, const char *file, const char *text)
+{
+  char path[512];
+  ssize_t n;
+  int fd;
+
+  snprintf (path, sizeof path, "%s/%s", dir, file);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = write (fd, text, strlen (text));
+  close (fd);
+  return n == (ssize_t) strlen (text) ? 0 : -1;
+}
+
+static int
+file_read (const char *dir, const char *file, char *buf, size_t size)
+{
+  char path[512];
+  ssize_t n;
+  int fd;
+
+  snprintf (path, sizeof path, "%s/%s", dir, file);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = read (fd, buf, size - 1);
+  close (fd);
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  return 0;
+}
+
+static size_t
+file_number (const char *dir, const char *file)
+{
+  char buf[64];
+
+  return file_read (dir, file, buf, sizeof buf) == 0
+    ? strtoull (buf, NULL, 10) : 0;
+}
+
+/* The number after KEY in a "key value" file such as memory.events. */
+static long
+file_key (const char *dir, const char *file, const char *key)
+{
+  char buf[1024], *p;
+
+  if (file_read (dir, file, buf, sizeof buf) != 0)
+    return -1;
+  for (p = buf; (p = strstr (p, key)) != NULL; p++)
+    if ((p == buf || p[-1] == '\n') && p[strlen (key)] == ' ')
+      return strtol (p + strlen (key) + 1, NULL, 10);
+  return -1;
+}
+
+static int
+mode_v2_try (void)
+{
+  char controllers[256];
+
+  if (file_read ("/sys/fs/cgroup", "cgroup.controllers", controllers,
+                 sizeof controllers) != 0
+      || strstr (controllers, "memory") == NULL)
+    return -1;
+  snprintf (memory_parent, sizeof memory_parent,
+            "/sys/fs/cgroup/guile-lambda.%ld", (long) getpid ());
+  file_write ("/sys/fs/cgroup", "cgroup.subtree_control", "+memory");
+  if (mkdir (memory_parent, 0755) != 0
+      || file_write (memory_parent, "cgroup.subtree_control", "+memory") != 0)
+    {
+      rmdir (memory_parent);
+      return -1;
+    }
+  return 0;
+}
+
+static int
+mode_v1_try (void)
+{
+  snprintf (memory_parent, sizeof memory_parent,
+            "/sys/fs/cgroup/memory/guile-lambda.%ld", (long) getpid ());
+  if (mkdir (memory_parent, 0755) != 0)
+    return -1;
+  snprintf (freezer_parent, sizeof freezer_parent,
+            "/sys/fs/cgroup/freezer/guile-lambda.%ld", (long) getpid ());
+  if (mkdir (freezer_parent, 0755) != 0)
+    freezer_parent[0] = '\0';
+  return 0;
+}
+
+static void
+parents_remove (void)
+{
+  if (memory_parent[0])
+    rmdir (memory_parent);
+  if (freezer_parent[0])
+    rmdir (freezer_parent);
+}
+
+static void
+mode_choose (void)
+{
+  const char *want = getenv ("GUILE_LAMBDA_CGROUPS");
+
+  if (want && strcmp (want, "none") == 0)
+    mode = MODE_POLLING;
+  else if (mode_v2_try () == 0)
+    mode = MODE_V2;
+  else if (mode_v1_try () == 0)
+    mode = MODE_V1;
+  else
+    mode = MODE_POLLING;
+  if (mode != MODE_POLLING)
+    atexit (parents_remove);
+}
+
+const char *
+gl_limits_mode (void)
+{
+  static const char *names[] = { "", "cgroup v2", "cgroup v1", "polling" };
+
+  if (mode == MODE_UNKNOWN)
+    mode_choose ();
+  return names[mode];
+}
+
+void
+gl_limits_attach (struct gl_limits *l, pid_t pid, size_t limit,
+                  const char *name)
+{
+  char text[32];
+
+  memset (l, 0, sizeof *l);
+  l->pgid = pid;
+  l->limit = limit;
+  gl_limits_mode ();
+  if (mode == MODE_POLLING)
+    return;
+  snprintf (l->memory, sizeof l->memory, "%s/%s", memory_parent, name);
+  snprintf (text, sizeof text, "%zu", limit);
+  if (mkdir (l->memory, 0755) != 0
+      || file_write (l->memory, mode == MODE_V2 ? "memory.max"
+                     : "memory.limit_in_bytes", text) != 0)
+    {
+      /* This container is polled instead. */
+      rmdir (l->memory);
+      l->memory[0] = '\0';
+      return;
+    }
+  if (mode == MODE_V2)
+    file_write (l->memory, "memory.swap.max", "0");
+  snprintf (text, sizeof text, "%ld", (long) pid);
+  file_write (l->memory, "cgroup.procs", text);
+  if (mode == MODE_V1 && freezer_parent[0])
+    {
+      snprintf (l->freezer, sizeof l->freezer, "%s/%s", freezer_parent, name);
+      if (mkdir (l->freezer, 0755) != 0
+          || file_write (l->freezer, "cgroup.procs", text) != 0)
+        l->freezer[0] = '\0';
+    }
+}
+
+/* Resident bytes of every process in process group PGID. */
+static size_t
+group_rss (pid_t pgid)
+{
+  static long page;
+  char path[64], buf[1024], *p;
+  struct dirent *d;
+  size_t total = 0;
+  DIR *proc;
+  int fd, field;
+  ssize_t n;
+
+  if (page == 0)
+    page = sysconf (_SC_PAGESIZE);
+  proc = opendir ("/proc");
+  if (proc == NULL)
+    return 0;
+  while ((d = readdir (proc)) != NULL)
+    {
+      if (d->d_name[0] < '1' || d->d_name[0] > '9')
+        continue;
+      snprintf (path, sizeof path, "/proc/%.32s/stat", d->d_name);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, buf, sizeof buf - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      buf[n] = '\0';
+      /* After "(comm) ", field 3 is the state; pgrp is field 5 and rss
+         field 24. */
+      p = strrchr (buf, ')');
+      if (p == NULL)
+        continue;
+      for (field = 3, p += 2; *p && field < 5; p++)
+        field += *p == ' ';
+      if (strtol (p, NULL, 10) != pgid)
+        continue;
+      for (; *p && field < 24; p++)
+        field += *p == ' ';
+      total += (size_t) strtoull (p, NULL, 10) * (size_t) page;
+    }
+  closedir (proc);
+  return total;
+}
+
+size_t
+gl_limits_poll (struct gl_limits *l)
+{
+  size_t now;
+
+  /* What the container's processes hold resident, and, under a
+     cgroup, what the group was charged since the container joined it
+     (not what its process loaded before). */
+  now = group_rss (l->pgid);
+  if (l->memory[0])
+    {
+      size_t charged = file_number (l->memory, mode == MODE_V2
+                                    ? "memory.current"
+                                    : "memory.usage_in_bytes");
+      if (charged > now)
+        now = charged;
+    }
+  else if (now > l->limit)
+    l->over = 1;
+  if (now > l->peak)
+    l->peak = now;
+  return now;
+}
+
+size_t
+gl_limits_peak (struct gl_limits *l)
+{
+  size_t kernel = 0;
+
+  if (l->memory[0])
+    kernel = file_number (l->memory, mode == MODE_V2 ? "memory.peak"
+                          : "memory.max_usage_in_bytes");
+  gl_limits_poll (l);
+  return kernel > l->peak ? kernel : l->peak;
+}
+
+int
+gl_limits_oom (struct gl_limits *l)
+{
+  if (l->over)
+    return 1;
+  if (!l->memory[0])
+    return 0;
+  return file_key (l->memory, mode == MODE_V2 ? "memory.events"
+                   : "memory.oom_control", "oom_kill") > 0;
+}
+
+void
+gl_limits_freeze (struct gl_limits *l)
+{
+  if (l->frozen)
+    return;
+  l->frozen = 1;
+  if (mode == MODE_V2 && l->memory[0])
+    file_write (l->memory, "cgroup.freeze", "1");
+  else if (l->freezer[0])
+    file_write (l->freezer, "freezer.state", "FROZEN");
+  else
+    kill (-l->pgid, SIGSTOP);
+}
+
+void
+gl_limits_thaw (struct gl_limits *l)
+{
+  if (!l->frozen)
+    return;
+  l->frozen = 0;
+  if (mode == MODE_V2 && l->memory[0])
+    file_write (l->memory, "cgroup.freeze", "0");
+  else if (l->freezer[0])
+    file_write (l->freezer, "freezer.state", "THAWED");
+  else
+    kill (-l->pgid, SIGCONT);
+}
+
+/* Every process in the group's cgroup, also those that left the
+   process group. */
+static void
+cgroup_kill (const char *dir)
+{
+  char buf[4096], *p, *end;
+  long pid;
+
+  if (!dir[0] || file_read (dir, "cgroup.procs", buf, sizeof buf) != 0)
+    return;
+  for (p = buf; *p; p = end)
+    {
+      pid = strtol (p, &end, 10);
+      if (end == p)
+        break;
+      if (pid > 0)
+        kill ((pid_t) pid, SIGKILL);
+    }
+}
+
+void
+gl_limits_kill (struct gl_limits *l)
+{
+  kill (-l->pgid, SIGKILL);
+  cgroup_kill (l->memory);
+  /* A frozen process dies only once it runs again. */
+  gl_limits_thaw (l);
+}
+
+void
+gl_limits_release (struct gl_limits *l)
+{
+  if (l->memory[0])
+    rmdir (l->memory);
+  if (l->freezer[0])
+    rmdir (l->freezer);
+  l->memory[0] = l->freezer[0] = '\0';
+}
