@@ -29,6 +29,8 @@ TEST_HANDLERS = \
   tests/handlers/init-raise.scm \
   tests/handlers/marshal.scm \
   tests/handlers/module-handler.scm \
+  tests/handlers/names/core.scm \
+  tests/handlers/names/nestedHandler.scm \
   tests/handlers/no-handler.scm \
   tests/handlers/not-procedure.scm \
   tests/handlers/return-style.scm \
@@ -91,6 +93,7 @@ TEST_HANDLERS += tests/handlers/tcp-memory.scm
 TEST_HANDLERS += tests/handlers/udp-echo.scm
 TEST_HANDLERS += tests/handlers/udp-errors.scm
 TESTS += tests/scm/events.scm
+TESTS += tests/scm/runtime.scm
 TESTS += tests/cli/repl.scm
 TEST_HANDLERS += tests/handlers/repl-two-timers.scm
 TEST_HANDLERS += tests/handlers/review-regressions.scm

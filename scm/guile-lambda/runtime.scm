@@ -42,21 +42,28 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
            (when (string-null? proc)
              (malformed "no procedure name after ':'"))
            (values (substring spec 0 (+ i 4)) (string->symbol proc)))))
-   ((string-rindex spec #\.)
-    => (lambda (dot)
-         (let ((name (substring spec 0 dot))
-               (proc (substring spec (1+ dot))))
-           (when (or (string-null? name) (string-null? proc)
-                     (string-suffix? "/" name))
-             (malformed "expected NAME.PROC, with a file name and a procedure name"))
-           (when (member ".." (string-split name #\/))
-             (malformed "'..' is not allowed: the handler must be under LAMBDA_TASK_ROOT"))
-           (when (string-prefix? "/" name)
-             (malformed "NAME.PROC names a file relative to LAMBDA_TASK_ROOT; use FILE.scm:PROC for an absolute path"))
-           (values (string-append (task-root) "/" name ".scm")
-                   (string->symbol proc)))))
-   (else
-    (malformed "expected FILE.scm, FILE.scm:PROC or NAME.PROC"))))
+   (else (parse-lambda-handler-name spec malformed))))
+
+;; Lambda's NAME.PROC, read as the Node runtime reads it: '..' anywhere
+;; is refused before anything else, then the last path component is
+;; split at its first dot, so that the procedure name may hold dots of
+;; its own (nestedHandler.nested.somethingComplex.handler).
+(define (parse-lambda-handler-name spec malformed)
+  (when (string-contains spec "..")
+    (malformed "'..' is not allowed anywhere in NAME.PROC: the handler must be under LAMBDA_TASK_ROOT (use FILE.scm:PROC to name a file elsewhere)"))
+  (when (string-prefix? "/" spec)
+    (malformed "NAME.PROC names a file relative to LAMBDA_TASK_ROOT; use FILE.scm:PROC for an absolute path"))
+  (let* ((slash (string-rindex spec #\/))
+         (base (if slash (1+ slash) 0))
+         (dot (string-index spec #\. base)))
+    (unless dot
+      (malformed "expected FILE.scm, FILE.scm:PROC or NAME.PROC"))
+    (let ((name (substring spec 0 dot))
+          (proc (substring spec (1+ dot))))
+      (when (or (= dot base) (string-null? proc))
+        (malformed "expected NAME.PROC, with a file name and a procedure name"))
+      (values (string-append (task-root) "/" name ".scm")
+              (string->symbol proc)))))
 
 (define (handler-file-check file)
   (cond

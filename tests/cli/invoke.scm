@@ -100,6 +100,36 @@
        (test-equal "its function name" "context"
                    (json-ref (run-json r) "functionName"))))
 
+   ;; The names that the Node runtime's own tests load
+   ;; (test/unit/UserFunctionTest.js), over its handlers rewritten in
+   ;; tests/handlers/names/.
+   (test-group "handler names as the Node runtime reads them"
+     (define* (load-name name #:optional (root (fixture "names")))
+       (guile-lambda "invoke" name "{\"echo\":\"This is a echo test\"}"
+                     #:env `(("LAMBDA_TASK_ROOT" . ,root))))
+     (let ((r (load-name "core.echo")))
+       (test-equal "core.echo: loads" 0 (run-status r))
+       (test-equal "core.echo: echoes" "This is a echo test"
+                   (json-ref (run-json r) "echo")))
+     (let ((r (load-name "nestedHandler.nested.somethingComplex.handler")))
+       (test-equal "a nested name splits at the first dot" "something interesting"
+                   (run-json r)))
+     (test-equal "its function name is the file's" "nestedHandler"
+                 (run-json (load-name "nestedHandler.nested.functionName")))
+     (test-equal "a nested name with a path to the module" "something interesting"
+                 (run-json (load-name "names/nestedHandler.nested.somethingComplex.handler"
+                                      (fixture ""))))
+     (init-error-check (load-name "malformed..handler") "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "names/../names/core.echo" (fixture ""))
+                       "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "malformedHandler") "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "malformedHandler" (fixture "names/non/existent/path"))
+                       "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "noModule.echo") "Runtime.ImportModuleError")
+     (init-error-check (load-name "nestedHandler.nested.somethingComplex.nonHandler")
+                       "Runtime.HandlerNotFound")
+     (init-error-check (load-name "core.noFunctionHandler") "Runtime.HandlerNotFound"))
+
    (test-group "the context"
      (let* ((r (invoke "context.scm" "--function-name" "orders" "--memory" "512"
                        "--timeout" "2" "--env" "GREETING=hi"))
