@@ -7,7 +7,9 @@
   #:use-module (ice-9 exceptions)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
+  #:use-module (language scheme compile-tree-il)
   #:use-module (system base compile)
+  #:use-module (system base language)
   ;; Loaded now: printing an error may need it, and loading it then can
   ;; fail, e.g. with no file descriptor left.
   #:use-module (system repl debug)
@@ -79,11 +81,18 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
                 "Error: Cannot read the handler file '~a': permission denied"
                 file))))
 
-;; Each top-level form is compiled to bytecode before it runs: handlers
-;; run as compiled code, never in the slower evaluator.  A file that
-;; starts with define-module changes the current module as it goes.
+;; Each top-level form is compiled to bytecode and run before the next
+;; one is read, as the REPL would: handlers run as compiled code, never
+;; in the slower evaluator, and a macro may use what the forms before it
+;; defined.  A form is expanded in the module that the forms before it
+;; left current and runs in the module its expansion left current: a
+;; define-module at the top makes its module, with its imports, the one
+;; that the rest of the file is compiled and run in.
 (define (handler-file-load file)
-  (let ((module (make-fresh-user-module)))
+  "Load FILE into a fresh module that uses (guile-lambda); return the
+module current at its end."
+  (let ((module (make-fresh-user-module))
+        (read-form (language-reader (lookup-language 'scheme))))
     (module-use! module (resolve-interface '(guile-lambda)))
     (save-module-excursion
      (lambda ()
@@ -91,17 +100,21 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
        (call-with-input-file file
          (lambda (port)
            (let loop ()
-             (let ((form (read port)))
-               (unless (eof-object? form)
-                 ;; Form by form, a reference to a later definition
-                 ;; would be warned about as unbound: no warnings.
-                 (compile form #:env (current-module) #:from 'scheme
-                          #:to 'value #:opts '(#:warnings ()))
-                 (loop)))))
+             (let ((form (read-form port (current-module))))
+               (if (eof-object? form)
+                   (current-module)
+                   (call-with-values
+                       (lambda () (compile-tree-il form (current-module) '()))
+                     (lambda (tree _ next)
+                       (set-current-module next)
+                       ;; Form by form, a reference to a later definition
+                       ;; would be warned about as unbound: no warnings.
+                       (compile tree #:from 'tree-il #:to 'value #:env next
+                                #:opts '(#:warnings ()))
+                       (loop)))))))
          ;; UTF-8 unless the file says otherwise in a coding: comment,
          ;; whatever the locale.
-         #:guess-encoding #t #:encoding "UTF-8")
-       (current-module)))))
+         #:guess-encoding #t #:encoding "UTF-8")))))
 
 (define (handler-procedure module name file)
   (let ((var (module-variable module name)))

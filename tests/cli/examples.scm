@@ -80,6 +80,24 @@
        (test-assert "and was polled while frozen and thawed"
                     (> (json-ref (cadr records) "result" "polls") 0))))
 
+   ;; The README's handler with a module of its own, through each front end.
+   (test-group "own-module"
+     (define event "{\"words\":[\"fig\",\"apple\",\"kiwi\",\"\\u00e9t\\u00e9\"]}")
+     (define expected '(("count" . 4) ("longest" . "apple") ("utf8Bytes" . 17)))
+     (let ((r (guile-lambda "invoke" (example "own-module.scm") event)))
+       (test-equal "invoke" expected (run-json r)))
+     (test-equal "batch, cold and warm" (list expected expected)
+                 (map (lambda (record) (json-ref record "result"))
+                      (run-records (guile-lambda "batch" (example "own-module.scm")
+                                                 #:input (string-append event "\n" event "\n")))))
+     (let ((r (guile-lambda "repl" (example "own-module.scm")
+                            #:input (string-append ",invoke " event "\n"
+                                                   "(longest (list \"a\" \"abc\"))\n"))))
+       (test-assert "repl: the invocation's result"
+                    (string-contains (run-stdout r) "{\"count\":4,\"longest\":\"apple\",\"utf8Bytes\":17}"))
+       (test-assert "repl: evaluates in the handler's module"
+                    (string-contains (run-stdout r) "= \"abc\""))))
+
    (test-group "direct-style"
      (let* ((r (guile-lambda "invoke" (example "direct-style.scm") "{\"text\":\"hello\"}"))
             (result (run-json r)))

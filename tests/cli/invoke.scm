@@ -88,12 +88,18 @@
        (test-assert "the REPORT has an Init Duration"
                     (stderr-has? r "^REPORT .*Init Duration: [0-9.]+ ms"))))
 
-   (test-group "handler names"
-     (let ((r (guile-lambda "invoke" (string-append (fixture "module-handler.scm") ":run"))))
-       (test-equal "FILE.scm:PROC in a file with its own module" "my handler"
-                   (json-ref (run-json r) "module"))
+   (test-group "a handler file with its own module"
+     (let* ((r (guile-lambda "invoke" (string-append (fixture "module-handler.scm") ":run")))
+            (result (run-json r)))
+       (test-equal "succeeds" 0 (run-status r))
+       (test-equal "the rest of the file runs in its module" "(my handler)"
+                   (json-ref result "module"))
+       (test-equal "and sees what it imports" "from srfi-1" (json-ref result "first"))
+       (test-equal "under a prefix too" 2 (json-ref result "bytes"))
        (test-equal "the function name defaults to the file's" "module-handler"
-                   (json-ref (run-json r) "name")))
+                   (json-ref result "name"))))
+
+   (test-group "handler names"
      (let ((r (guile-lambda "invoke" "context.handler"
                             #:env `(("LAMBDA_TASK_ROOT" . ,(fixture ""))))))
        (test-equal "NAME.PROC under LAMBDA_TASK_ROOT" 0 (run-status r))
