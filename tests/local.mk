@@ -48,7 +48,8 @@ TEST_HANDLERS = \
   tests/handlers/timeout-loop.scm \
   tests/handlers/timeout-read.scm \
   tests/handlers/timeout-sleep.scm \
-  tests/handlers/timeout-stuck-c.scm
+  tests/handlers/timeout-stuck-c.scm \
+  tests/handlers/unbound-variable.scm
 
 # The JSON codec's corpus, checked against guile-json.
 JSON_CORPUS = \

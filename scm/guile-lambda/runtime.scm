@@ -8,6 +8,7 @@
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (language scheme compile-tree-il)
+  #:use-module (language tree-il)
   #:use-module (system base compile)
   #:use-module (system base language)
   ;; Loaded now: printing an error may need it, and loading it then can
@@ -90,7 +91,7 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 ;; that the rest of the file is compiled and run in.
 (define (handler-file-load file)
   "Load FILE into a fresh module that uses (guile-lambda); return the
-module current at its end."
+module current at its end and the Tree-IL of its forms, in order."
   (let ((module (make-fresh-user-module))
         (read-form (language-reader (lookup-language 'scheme))))
     (module-use! module (resolve-interface '(guile-lambda)))
@@ -99,22 +100,68 @@ module current at its end."
        (set-current-module module)
        (call-with-input-file file
          (lambda (port)
-           (let loop ()
+           (let loop ((trees '()))
              (let ((form (read-form port (current-module))))
                (if (eof-object? form)
-                   (current-module)
+                   (values (current-module) (reverse trees))
                    (call-with-values
                        (lambda () (compile-tree-il form (current-module) '()))
                      (lambda (tree _ next)
                        (set-current-module next)
                        ;; Form by form, a reference to a later definition
-                       ;; would be warned about as unbound: no warnings.
+                       ;; would be reported as unbound: no warnings here,
+                       ;; the check comes after the whole file ran.
                        (compile tree #:from 'tree-il #:to 'value #:env next
-                                #:opts '(#:warnings ()))
-                       (loop)))))))
+                                #:warning-level 0)
+                       (loop (cons tree trees))))))))
          ;; UTF-8 unless the file says otherwise in a coding: comment,
          ;; whatever the locale.
          #:guess-encoding #t #:encoding "UTF-8")))))
+
+;; After init every definition the file makes has been made: a
+;; top-level variable that its code uses and that is still unbound is
+;; a mistake (a typo, a missing import) that would otherwise surface at
+;; the first invocation that reaches it.
+(define (unbound-variable-uses module trees)
+  "The (NAME . SOURCE) of each top-level variable that TREES use and
+that is unbound, at its first use; SOURCE is the nearest source location
+known, or #f."
+  (define (unbound? mod name)
+    (let ((m (if mod (resolve-module mod #f #:ensure #f) module)))
+      (and m
+           (let ((var (module-variable m name)))
+             (not (and var (variable-bound? var)))))))
+  (define (down tree acc)
+    (match acc
+      ((src . uses)
+       (let ((src (or (tree-il-src tree) src)))
+         (cons src
+               (match tree
+                 ((or ($ <toplevel-ref> _ mod name) ($ <toplevel-set> _ mod name))
+                  (if (and (not (assq name uses)) (unbound? mod name))
+                      (acons name src uses)
+                      uses))
+                 (_ uses)))))))
+  (reverse
+   (fold (lambda (tree uses)
+           (cdr (tree-il-fold down (lambda (tree acc) acc) (cons #f uses)
+                              tree)))
+         '() trees)))
+
+(define (unbound-variables-warn module trees file)
+  (for-each
+   (match-lambda
+     ((name . src)
+      (log-message
+       'warn
+       (format #f "~a:~a: possibly unbound variable `~a': nothing defines it after the init phase, in the file or in a module it uses"
+               (or (and src (assq-ref src 'filename)) file)
+               (if src
+                   (format #f "~a:~a" (1+ (assq-ref src 'line))
+                           (1+ (assq-ref src 'column)))
+                   "?")
+               name))))
+   (unbound-variable-uses module trees)))
 
 (define (handler-procedure module name file)
   (let ((var (module-variable module name)))
@@ -149,9 +196,11 @@ module current at its end."
               (call-with-values (lambda () (parse-handler-name spec))
                 (lambda (file name)
                   (handler-file-check file)
-                  (let* ((module (handler-file-load file))
-                         (proc (handler-procedure module name file)))
-                    (list module proc (handler-arity proc file name))))))
+                  (call-with-values (lambda () (handler-file-load file))
+                    (lambda (module trees)
+                      (unbound-variables-warn module trees file)
+                      (let ((proc (handler-procedure module name file)))
+                        (list module proc (handler-arity proc file name))))))))
             '())))
     (match r
       (('ok . value) (cons 'ok value))

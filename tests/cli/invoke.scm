@@ -136,6 +136,17 @@
                        "Runtime.HandlerNotFound")
      (init-error-check (load-name "core.noFunctionHandler") "Runtime.HandlerNotFound"))
 
+   (test-group "init warnings"
+     (let ((r (invoke "unbound-variable.scm")))
+       (test-equal "a variable nothing defines does not stop init" 0 (run-status r))
+       (test-equal "it is a WARN line at init, with the file and line" 1
+                   (length (log-lines-matching
+                            r "\tundefined\tWARN\t.*/unbound-variable.scm:6:[0-9]+: .*`undefined-helper'")))
+       (test-assert "a forward reference is not warned about"
+                    (not (stderr-has? r "later-defined")))
+       (test-assert "nor does Guile print warnings of its own"
+                    (not (stderr-has? r "warning:")))))
+
    (test-group "the context"
      (let* ((r (invoke "context.scm" "--function-name" "orders" "--memory" "512"
                        "--timeout" "2" "--env" "GREETING=hi"))
