@@ -25,6 +25,7 @@ TEST_HANDLERS = \
   tests/handlers/batch-story.scm \
   tests/handlers/child-output.scm \
   tests/handlers/context.scm \
+  tests/handlers/error-objects.scm \
   tests/handlers/exit.scm \
   tests/handlers/init-raise.scm \
   tests/handlers/marshal.scm \

@@ -213,7 +213,40 @@ known, or #f."
 ;;; Errors.
 
 (define (error-object type message trace)
-  `(("errorType" . ,type) ("errorMessage" . ,message) ("stackTrace" . ,trace)))
+  `(("errorType" . ,(percent-encode type header-unsafe-char?))
+    ("errorMessage" . ,(percent-encode message del-char?))
+    ("stackTrace" . ,(list->vector
+                       (map (lambda (line)
+                              (if (string? line)
+                                  (percent-encode line del-char?)
+                                  line))
+                            (vector->list trace))))))
+
+;; The Node runtime percent-encodes DEL in errorType, errorMessage and
+;; the trace, since errorType travels in the Runtime API's
+;; Lambda-Runtime-Function-Error-Type header, where DEL may not appear.
+;; No other control character may appear in a header value either (a
+;; newline would end it), so errorType has them encoded too; a message
+;; and a trace keep their newlines and tabs, as in Node.
+(define (del-char? c)
+  (char=? c #\delete))
+
+(define (header-unsafe-char? c)
+  (or (char=? c #\delete)
+      (and (char<? c #\space) (not (char=? c #\tab)))))
+
+(define (percent-encode str unsafe?)
+  (if (not (string-any unsafe? str))
+      str
+      (string-concatenate
+       (map (lambda (c)
+              (if (unsafe? c)
+                  (let ((hex (string-upcase
+                              (number->string (char->integer c) 16))))
+                    (string-append (if (< (char->integer c) 16) "%0" "%")
+                                   hex))
+                  (string c)))
+            (string->list str)))))
 
 (define (internal-file? file)
   (or (string-suffix? "ice-9/boot-9.scm" file)

@@ -215,6 +215,15 @@
                     (not (stderr-has? r "a debug line")))
        (test-assert "JSON format: WARN passes" (stderr-has? r "\"level\":\"WARN\""))))
 
+   (test-group "control characters in an error"
+     (let ((r (invoke "error-objects.scm:control-characters")))
+       (test-equal "are percent-encoded in errorType, DEL and newline alike"
+                   "Bad%7FType%0AX-Injected: yes"
+                   (json-ref (run-json r) "errorType"))
+       (test-equal "DEL is in errorMessage, which keeps its newline and tab"
+                   "a%7Fb\nc\td"
+                   (json-ref (run-json r) "errorMessage"))))
+
    (test-group "standard output holds results only"
      (let ((r (invoke "child-output.scm")))
        (test-equal "a child's output does not reach the result stream" "\"result\"\n"

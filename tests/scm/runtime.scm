@@ -1,5 +1,5 @@
 ;;; (guile-lambda runtime) in a plain Guile: how a handler string is
-;;; read (DESIGN.md §2).
+;;; read (DESIGN.md §2), and the error objects a caller sees (§3).
 (use-modules (srfi srfi-64)
              (tests lib tap)
              (guile-lambda runtime))
@@ -35,4 +35,19 @@
      (test-equal "nor a dot in a directory only" "Runtime.MalformedHandlerName"
                  (parse "a.b/handler"))
      (test-equal "no file name" "Runtime.MalformedHandlerName" (parse "dir/.handler"))
-     (test-equal "no procedure name" "Runtime.MalformedHandlerName" (parse "core."))))))
+     (test-equal "no procedure name" "Runtime.MalformedHandlerName" (parse "core.")))
+
+   (test-group "error objects"
+     (let ((e (error->alist '(("errorType" . "Bad\x7fType\nX-Injected: yes")
+                              ("errorMessage" . "a\x7fb\nc\td")
+                              ("stackTrace" . #("at f (x\x7f.scm:1:2)"))))))
+       (test-equal "control characters in errorType are percent-encoded"
+                   "Bad%7FType%0AX-Injected: yes" (assoc-ref e "errorType"))
+       (test-equal "DEL in errorMessage is; newline and tab stay, as in Node"
+                   "a%7Fb\nc\td" (assoc-ref e "errorMessage"))
+       (test-equal "DEL in the trace is" #("at f (x%7F.scm:1:2)")
+                   (assoc-ref e "stackTrace")))
+     (test-equal "an error without control characters is as it was"
+                 '(("errorType" . "string") ("errorMessage" . "boom")
+                   ("stackTrace" . #()))
+                 (error->alist "boom")))))
