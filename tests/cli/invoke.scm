@@ -3,6 +3,7 @@
 (use-modules (srfi srfi-1)
              (srfi srfi-64)
              (ice-9 regex)
+             (json)
              (tests lib tap)
              (tests lib cli))
 
@@ -214,6 +215,28 @@
        (test-assert "JSON format: the level filters DEBUG out"
                     (not (stderr-has? r "a debug line")))
        (test-assert "JSON format: WARN passes" (stderr-has? r "\"level\":\"WARN\""))))
+
+   (test-group "the error line of a failed invocation"
+     (define (error-line r)
+       (let ((m (string-match "\tERROR\tInvoke Error \t(\\{[^\n]*)" (run-stderr r))))
+         (and m (json-string->scm (match:substring m 1) #:ordered #t))))
+     (let* ((r (invoke "error-objects.scm:raise-with-trace"))
+            (logged (error-line r)))
+       (test-assert "text format: Invoke Error, a tab and the error as JSON" logged)
+       (test-equal "with its type" "misc-error" (json-ref logged "errorType"))
+       (test-assert "and its trace under stack"
+                    (let ((stack (json-ref logged "stack")))
+                      (and (vector? stack) (> (vector-length stack) 0))))
+       (test-assert "not stackTrace" (not (assoc "stackTrace" logged)))
+       (test-equal "the response keeps stackTrace" (json-ref logged "stack")
+                   (json-ref (run-json r) "stackTrace")))
+     (let* ((r (invoke "error-objects.scm:raise-with-trace"
+                       #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
+            (lines (log-lines-matching r "^\\{.*\"level\":\"ERROR\""))
+            (line (and (pair? lines) (json-string->scm (car lines) #:ordered #t))))
+       (test-assert "JSON format: one ERROR line" (= 1 (length lines)))
+       (test-equal "its message is the error object itself" (run-json r)
+                   (json-ref line "message"))))
 
    (test-group "control characters in an error"
      (let ((r (invoke "error-objects.scm:control-characters")))
