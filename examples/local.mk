@@ -5,4 +5,5 @@ EXTRA_DIST +=				\
   examples/interval.scm			\
   examples/return-style.scm		\
   examples/polled-connection.scm	\
-  examples/direct-style.scm
+  examples/direct-style.scm		\
+  examples/own-module.scm

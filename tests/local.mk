@@ -28,11 +28,14 @@ TEST_HANDLERS = \
   tests/handlers/batch-story.scm \
   tests/handlers/child-output.scm \
   tests/handlers/context.scm \
+  tests/handlers/error-objects.scm \
   tests/handlers/exit.scm \
   tests/handlers/faults.scm \
   tests/handlers/init-raise.scm \
   tests/handlers/marshal.scm \
   tests/handlers/module-handler.scm \
+  tests/handlers/names/core.scm \
+  tests/handlers/names/nestedHandler.scm \
   tests/handlers/no-handler.scm \
   tests/handlers/not-procedure.scm \
   tests/handlers/return-style.scm \
@@ -51,7 +54,8 @@ TEST_HANDLERS = \
   tests/handlers/timeout-loop.scm \
   tests/handlers/timeout-read.scm \
   tests/handlers/timeout-sleep.scm \
-  tests/handlers/timeout-stuck-c.scm
+  tests/handlers/timeout-stuck-c.scm \
+  tests/handlers/unbound-variable.scm
 
 # The JSON codec's corpus, checked against guile-json.
 JSON_CORPUS = \
@@ -96,6 +100,7 @@ TEST_HANDLERS += tests/handlers/tcp-memory.scm
 TEST_HANDLERS += tests/handlers/udp-echo.scm
 TEST_HANDLERS += tests/handlers/udp-errors.scm
 TESTS += tests/scm/events.scm
+TESTS += tests/scm/runtime.scm
 TESTS += tests/cli/repl.scm
 TEST_HANDLERS += tests/handlers/repl-two-timers.scm
 TEST_HANDLERS += tests/handlers/repl-clients.scm

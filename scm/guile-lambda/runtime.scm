@@ -7,8 +7,11 @@
   #:use-module (ice-9 exceptions)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
+  #:use-module (language scheme compile-tree-il)
+  #:use-module (language tree-il)
   #:use-module (system base compile)
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
+  #:use-module (system base language)
   ;; Loaded now: printing an error may need it, and loading it then can
   ;; fail, e.g. with no file descriptor left.
   #:use-module (system repl debug)
@@ -43,21 +46,28 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
            (when (string-null? proc)
              (malformed "no procedure name after ':'"))
            (values (substring spec 0 (+ i 4)) (string->symbol proc)))))
-   ((string-rindex spec #\.)
-    => (lambda (dot)
-         (let ((name (substring spec 0 dot))
-               (proc (substring spec (1+ dot))))
-           (when (or (string-null? name) (string-null? proc)
-                     (string-suffix? "/" name))
-             (malformed "expected NAME.PROC, with a file name and a procedure name"))
-           (when (member ".." (string-split name #\/))
-             (malformed "'..' is not allowed: the handler must be under LAMBDA_TASK_ROOT"))
-           (when (string-prefix? "/" name)
-             (malformed "NAME.PROC names a file relative to LAMBDA_TASK_ROOT; use FILE.scm:PROC for an absolute path"))
-           (values (string-append (task-root) "/" name ".scm")
-                   (string->symbol proc)))))
-   (else
-    (malformed "expected FILE.scm, FILE.scm:PROC or NAME.PROC"))))
+   (else (parse-lambda-handler-name spec malformed))))
+
+;; Lambda's NAME.PROC, read as the Node runtime reads it: '..' anywhere
+;; is refused before anything else, then the last path component is
+;; split at its first dot, so that the procedure name may hold dots of
+;; its own (nestedHandler.nested.somethingComplex.handler).
+(define (parse-lambda-handler-name spec malformed)
+  (when (string-contains spec "..")
+    (malformed "'..' is not allowed anywhere in NAME.PROC: the handler must be under LAMBDA_TASK_ROOT (use FILE.scm:PROC to name a file elsewhere)"))
+  (when (string-prefix? "/" spec)
+    (malformed "NAME.PROC names a file relative to LAMBDA_TASK_ROOT; use FILE.scm:PROC for an absolute path"))
+  (let* ((slash (string-rindex spec #\/))
+         (base (if slash (1+ slash) 0))
+         (dot (string-index spec #\. base)))
+    (unless dot
+      (malformed "expected FILE.scm, FILE.scm:PROC or NAME.PROC"))
+    (let ((name (substring spec 0 dot))
+          (proc (substring spec (1+ dot))))
+      (when (or (= dot base) (string-null? proc))
+        (malformed "expected NAME.PROC, with a file name and a procedure name"))
+      (values (string-append (task-root) "/" name ".scm")
+              (string->symbol proc)))))
 
 (define (handler-file-check file)
   (cond
@@ -77,29 +87,86 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
                 "Error: Cannot read the handler file '~a': permission denied"
                 file))))
 
-;; Each top-level form is compiled to bytecode before it runs: handlers
-;; run as compiled code, never in the slower evaluator.  A file that
-;; starts with define-module changes the current module as it goes.
+;; Each top-level form is compiled to bytecode and run before the next
+;; one is read, as the REPL would: handlers run as compiled code, never
+;; in the slower evaluator, and a macro may use what the forms before it
+;; defined.  A form is expanded in the module that the forms before it
+;; left current and runs in the module its expansion left current: a
+;; define-module at the top makes its module, with its imports, the one
+;; that the rest of the file is compiled and run in.
 (define (handler-file-load file)
-  (let ((module (make-fresh-user-module)))
+  "Load FILE into a fresh module that uses (guile-lambda); return the
+module current at its end and the Tree-IL of its forms, in order."
+  (let ((module (make-fresh-user-module))
+        (read-form (language-reader (lookup-language 'scheme))))
     (module-use! module (resolve-interface '(guile-lambda)))
     (save-module-excursion
      (lambda ()
        (set-current-module module)
        (call-with-input-file file
          (lambda (port)
-           (let loop ()
-             (let ((form (read port)))
-               (unless (eof-object? form)
-                 ;; Form by form, a reference to a later definition
-                 ;; would be warned about as unbound: no warnings.
-                 (compile form #:env (current-module) #:from 'scheme
-                          #:to 'value #:opts '(#:warnings ()))
-                 (loop)))))
+           (let loop ((trees '()))
+             (let ((form (read-form port (current-module))))
+               (if (eof-object? form)
+                   (values (current-module) (reverse trees))
+                   (call-with-values
+                       (lambda () (compile-tree-il form (current-module) '()))
+                     (lambda (tree _ next)
+                       (set-current-module next)
+                       ;; Form by form, a reference to a later definition
+                       ;; would be reported as unbound: no warnings here,
+                       ;; the check comes after the whole file ran.
+                       (compile tree #:from 'tree-il #:to 'value #:env next
+                                #:warning-level 0)
+                       (loop (cons tree trees))))))))
          ;; UTF-8 unless the file says otherwise in a coding: comment,
          ;; whatever the locale.
-         #:guess-encoding #t #:encoding "UTF-8")
-       (current-module)))))
+         #:guess-encoding #t #:encoding "UTF-8")))))
+
+;; After init every definition the file makes has been made: a
+;; top-level variable that its code uses and that is still unbound is
+;; a mistake (a typo, a missing import) that would otherwise surface at
+;; the first invocation that reaches it.
+(define (unbound-variable-uses module trees)
+  "The (NAME . SOURCE) of each top-level variable that TREES use and
+that is unbound, at its first use; SOURCE is the nearest source location
+known, or #f."
+  (define (unbound? mod name)
+    (let ((m (if mod (resolve-module mod #f #:ensure #f) module)))
+      (and m
+           (let ((var (module-variable m name)))
+             (not (and var (variable-bound? var)))))))
+  (define (down tree acc)
+    (match acc
+      ((src . uses)
+       (let ((src (or (tree-il-src tree) src)))
+         (cons src
+               (match tree
+                 ((or ($ <toplevel-ref> _ mod name) ($ <toplevel-set> _ mod name))
+                  (if (and (not (assq name uses)) (unbound? mod name))
+                      (acons name src uses)
+                      uses))
+                 (_ uses)))))))
+  (reverse
+   (fold (lambda (tree uses)
+           (cdr (tree-il-fold down (lambda (tree acc) acc) (cons #f uses)
+                              tree)))
+         '() trees)))
+
+(define (unbound-variables-warn module trees file)
+  (for-each
+   (match-lambda
+     ((name . src)
+      (log-message
+       'warn
+       (format #f "~a:~a: possibly unbound variable `~a': nothing defines it after the init phase, in the file or in a module it uses"
+               (or (and src (assq-ref src 'filename)) file)
+               (if src
+                   (format #f "~a:~a" (1+ (assq-ref src 'line))
+                           (1+ (assq-ref src 'column)))
+                   "?")
+               name))))
+   (unbound-variable-uses module trees)))
 
 (define (handler-procedure module name file)
   (let ((var (module-variable module name)))
@@ -134,9 +201,11 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
               (call-with-values (lambda () (parse-handler-name spec))
                 (lambda (file name)
                   (handler-file-check file)
-                  (let* ((module (handler-file-load file))
-                         (proc (handler-procedure module name file)))
-                    (list module proc (handler-arity proc file name))))))
+                  (call-with-values (lambda () (handler-file-load file))
+                    (lambda (module trees)
+                      (unbound-variables-warn module trees file)
+                      (let ((proc (handler-procedure module name file)))
+                        (list module proc (handler-arity proc file name))))))))
             '())))
     (match r
       (('ok . value) (cons 'ok value))
@@ -149,7 +218,40 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 ;;; Errors.
 
 (define (error-object type message trace)
-  `(("errorType" . ,type) ("errorMessage" . ,message) ("stackTrace" . ,trace)))
+  `(("errorType" . ,(percent-encode type header-unsafe-char?))
+    ("errorMessage" . ,(percent-encode message del-char?))
+    ("stackTrace" . ,(list->vector
+                       (map (lambda (line)
+                              (if (string? line)
+                                  (percent-encode line del-char?)
+                                  line))
+                            (vector->list trace))))))
+
+;; The Node runtime percent-encodes DEL in errorType, errorMessage and
+;; the trace, since errorType travels in the Runtime API's
+;; Lambda-Runtime-Function-Error-Type header, where DEL may not appear.
+;; No other control character may appear in a header value either (a
+;; newline would end it), so errorType has them encoded too; a message
+;; and a trace keep their newlines and tabs, as in Node.
+(define (del-char? c)
+  (char=? c #\delete))
+
+(define (header-unsafe-char? c)
+  (or (char=? c #\delete)
+      (and (char<? c #\space) (not (char=? c #\tab)))))
+
+(define (percent-encode str unsafe?)
+  (if (not (string-any unsafe? str))
+      str
+      (string-concatenate
+       (map (lambda (c)
+              (if (unsafe? c)
+                  (let ((hex (string-upcase
+                              (number->string (char->integer c) 16))))
+                    (string-append (if (< (char->integer c) 16) "%0" "%")
+                                   hex))
+                  (string c)))
+            (string->list str)))))
 
 (define (internal-file? file)
   (or (string-suffix? "ice-9/boot-9.scm" file)

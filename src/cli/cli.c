@@ -377,20 +377,32 @@ cli_parse (struct cli *cli, int argc, char **argv)
 }
 
 /* The function's identity, from the same variables as on Lambda. */
+
+/* The default function name: the handler file's name without .scm, read
+   from HANDLER as parse-handler-name reads it; a Lambda-style NAME.PROC
+   splits at the first dot of its last component, as the Node runtime
+   does, since PROC may hold dots. */
 static char *
 name_from_handler (const char *handler)
 {
-  const char *base, *end;
+  const char *base, *end, *dot;
+  size_t len;
+  int lambda_style;
 
   if (handler == NULL)
     return strdup ("repl");
-  base = strrchr (handler, '/');
-  base = base ? base + 1 : handler;
-  end = strstr (base, ".scm");
-  if (end == NULL)
-    end = strrchr (base, '.');
-  if (end == NULL || end == base)
-    end = base + strlen (base);
+  len = strlen (handler);
+  end = strstr (handler, ".scm:");
+  if (end == NULL && len >= 4 && strcmp (handler + len - 4, ".scm") == 0)
+    end = handler + len - 4;
+  lambda_style = end == NULL;
+  if (lambda_style)
+    end = handler + len;
+  for (base = end; base > handler && base[-1] != '/'; base--)
+    ;
+  dot = lambda_style ? memchr (base, '.', (size_t) (end - base)) : NULL;
+  if (dot != NULL && dot != base)
+    end = dot;
   return strndup (base, (size_t) (end - base));
 }
 

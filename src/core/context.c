@@ -386,10 +386,17 @@ context_succeed (SCM ctx, SCM value)
   return SCM_UNSPECIFIED;
 }
 
+/* (context-fail context [err]): as the Node runtime's fail(), which
+   turns a missing error (fail(null), fail()) into the string "handled":
+   the invocation fails all the same. */
 static SCM
 context_fail (SCM ctx, SCM err)
 {
-  gl_invocation_fail (context_ref (ctx, "context-fail"), err, "context-fail");
+  struct gl_invocation *inv = context_ref (ctx, "context-fail");
+
+  if (SCM_UNBNDP (err) || scm_is_false (err))
+    err = scm_from_utf8_string ("handled");
+  gl_invocation_fail (inv, err, "context-fail");
   return SCM_UNSPECIFIED;
 }
 
@@ -439,6 +446,6 @@ gl_context_init (void)
                       2, 0, 0, set_context_waits_x);
   scm_c_define_gsubr ("%context-callback", 1, 2, 0, context_callback);
   scm_c_define_gsubr ("context-succeed", 1, 1, 0, context_succeed);
-  scm_c_define_gsubr ("context-fail", 2, 0, 0, context_fail);
+  scm_c_define_gsubr ("context-fail", 1, 1, 0, context_fail);
   scm_c_define_gsubr ("context-done", 1, 2, 0, context_done);
 }

@@ -338,7 +338,7 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
   gl_buf_free (&where);
   gl_invocation_abort (inv, error, "an uncaught exception");
   if (inv->outcome == GL_FAILED && inv->result_json)
-    gl_log_printf (GL_LOG_ERROR, "Uncaught Exception \t%s", inv->result_json);
+    gl_log_error_object ("Uncaught Exception", inv->result_json);
   inv->reset = 1;
 }
 
@@ -388,7 +388,7 @@ gl_engine_load (const char **error_json)
       eng.init_error_json = b.data;
       if (error_json)
         *error_json = eng.init_error_json;
-      gl_log_printf (GL_LOG_ERROR, "Init Error \t%s", b.data);
+      gl_log_error_object ("Init Error", b.data);
       return -1;
     }
 }
@@ -624,7 +624,7 @@ gl_engine_finish (struct gl_report *report)
   gl_log_flush_ports ();
   if (inv->outcome == GL_FAILED && !inv->init_failed
       && strcmp (inv->completed_by, "an uncaught exception") != 0)
-    gl_log_printf (GL_LOG_ERROR, "Invoke Error \t%s", inv->result_json);
+    gl_log_error_object ("Invoke Error", inv->result_json);
   report_fill (inv, report);
   if (eng.fn.platform_lines)
     gl_log_report (report);

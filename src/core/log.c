@@ -91,8 +91,11 @@ timestamp_append (struct gl_buf *b)
                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-void
-gl_log_line (enum gl_log_level level, const char *msg, size_t len)
+/* MSG is text, or when MSG_IS_JSON a JSON value that becomes the JSON
+   line's message as it is (the text line shows it as it is too). */
+static void
+log_line_write (enum gl_log_level level, const char *msg, size_t len,
+                int msg_is_json)
 {
   struct gl_buf b;
 
@@ -113,7 +116,10 @@ gl_log_line (enum gl_log_level level, const char *msg, size_t len)
           gl_json_escape (&b, origin_request_id, strlen (origin_request_id));
         }
       gl_buf_puts (&b, ",\"message\":");
-      gl_json_escape (&b, msg, len);
+      if (msg_is_json)
+        gl_buf_append (&b, msg, len);
+      else
+        gl_json_escape (&b, msg, len);
       gl_buf_puts (&b, "}\n");
     }
   else
@@ -124,6 +130,63 @@ gl_log_line (enum gl_log_level level, const char *msg, size_t len)
       gl_buf_putc (&b, '\n');
     }
   write_all (STDERR_FILENO, b.data, b.len);
+  gl_buf_free (&b);
+}
+
+void
+gl_log_line (enum gl_log_level level, const char *msg, size_t len)
+{
+  log_line_write (level, msg, len, 0);
+}
+
+/* Append ERROR_JSON, the compact JSON of an error object, with its
+   member "stackTrace" renamed "stack".  A scan for the key at the top
+   level, outside strings, needs no decoding: any thread may log. */
+static void
+error_with_stack_append (struct gl_buf *out, const char *error_json)
+{
+  static const char key[] = "\"stackTrace\":";
+  const char *p;
+  int depth = 0, in_string = 0;
+
+  for (p = error_json; *p; p++)
+    {
+      if (in_string)
+        {
+          if (*p == '\\' && p[1])
+            p++;
+          else if (*p == '"')
+            in_string = 0;
+        }
+      /* A string followed by ':' is a key, never a value. */
+      else if (depth == 1 && strncmp (p, key, sizeof key - 1) == 0)
+        {
+          gl_buf_append (out, error_json, (size_t) (p - error_json));
+          gl_buf_puts (out, "\"stack\":");
+          gl_buf_puts (out, p + sizeof key - 1);
+          return;
+        }
+      else if (*p == '"')
+        in_string = 1;
+      else if (*p == '{' || *p == '[')
+        depth++;
+      else if (*p == '}' || *p == ']')
+        depth--;
+    }
+  gl_buf_puts (out, error_json);
+}
+
+void
+gl_log_error_object (const char *label, const char *error_json)
+{
+  struct gl_buf b;
+
+  if (log_json)
+    return log_line_write (GL_LOG_ERROR, error_json, strlen (error_json), 1);
+  gl_buf_init (&b);
+  gl_buf_printf (&b, "%s \t", label);
+  error_with_stack_append (&b, error_json);
+  log_line_write (GL_LOG_ERROR, b.data, b.len, 0);
   gl_buf_free (&b);
 }
 

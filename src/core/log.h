@@ -25,6 +25,12 @@ void gl_log_line (enum gl_log_level level, const char *msg, size_t len);
 void gl_log_printf (enum gl_log_level level, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
+/* The line of an error that ends an invocation or the init phase, as
+   the Node runtime writes it: LABEL ("Invoke Error"), a tab and
+   ERROR_JSON, its "stackTrace" renamed "stack", in text; in the JSON
+   format a line whose message is the error object itself. */
+void gl_log_error_object (const char *label, const char *error_json);
+
 /* Platform lines: START, then END and REPORT together (one write). */
 void gl_log_start (const char *request_id);
 struct gl_report {

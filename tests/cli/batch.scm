@@ -120,6 +120,16 @@
                                           (equal? (json-ref t "originRequestId") (car ids))))
                          ticks))))
 
+   (test-group "a handler file with its own module"
+     (let ((records (run-records
+                     (guile-lambda "batch" (string-append (fixture "module-handler.scm") ":run")
+                                   #:input "{}\n{}\n"))))
+       (test-equal "what it imports is there, cold and warm"
+                   '("from srfi-1" "from srfi-1")
+                   (map (lambda (r) (json-ref r "result" "first")) records))
+       (test-equal "under a prefix too" '(2 2)
+                   (map (lambda (r) (json-ref r "result" "bytes")) records))))
+
    (test-group "input handling"
      (let* ((r (guile-lambda "batch" (example "hello.scm")
                              #:input "{\"name\":\"a\"}\n\nnot json\n{\"name\":\"b\"}\n"))

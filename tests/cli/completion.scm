@@ -55,6 +55,12 @@
        (test-equal "fail: message" "failed on purpose"
                    (json-ref (run-json r) "errorMessage"))
        (test-assert "fail: at once" (< (run-seconds r) 4)))
+     (let ((r (invoke "rule3-context.scm" "{\"how\":\"fail-without-error\"}")))
+       (test-equal "fail with #f: status" 1 (run-status r))
+       (test-equal "fail with #f: the error string \"handled\", as Node's fail(null)"
+                   '("string" . "handled")
+                   (cons (json-ref (run-json r) "errorType")
+                         (json-ref (run-json r) "errorMessage"))))
      (let ((r (invoke "rule3-context.scm" "{\"how\":\"done-error\"}")))
        (test-equal "done with an error: status" 1 (run-status r))
        (test-equal "done with an error: message" "done with error"

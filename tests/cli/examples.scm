@@ -49,7 +49,9 @@
                    (json-ref (json-string->scm (json-ref response "body")) "sum")))
      (let ((r (guile-lambda "invoke" (example "return-style.scm") "{\"body\":\"nope\"}")))
        (test-equal "a bad body is a 400, and no exception escapes" 400
-                   (json-ref (run-json r) "statusCode"))))
+                   (json-ref (run-json r) "statusCode"))
+       (test-assert "its forward reference is not warned about"
+                    (not (stderr-has? r "unbound")))))
 
    ;; The article: a handler calls its callback while a polled database
    ;; connection is open.
@@ -62,7 +64,9 @@
        (test-assert "and the interval with its origin"
                     (stderr-has? r "ERROR\t  timer #[0-9]+ \\(interval 100 ms.*polled-connection.scm:83:18 during request"))
        (test-assert "after a second, a WARN already said what keeps it open"
-                    (stderr-has? r "WARN\t  tcp #[0-9]+ .*polled-connection.scm:27:3")))
+                    (stderr-has? r "WARN\t  tcp #[0-9]+ .*polled-connection.scm:27:3"))
+       (test-assert "its forward references are not warned about"
+                    (not (stderr-has? r "unbound"))))
      (let* ((r (run (list "sh" "-c"
                           (string-append
                            "{ echo '{\"wait\":false}'; sleep 0.5; echo '{\"wait\":false}'; } | "
@@ -79,6 +83,25 @@
                    (json-ref (cadr records) "result" "queries"))
        (test-assert "and was polled while frozen and thawed"
                     (> (json-ref (cadr records) "result" "polls") 0))))
+
+   ;; The README's handler with a module of its own, through each front end.
+   (test-group "own-module"
+     (define event "{\"words\":[\"fig\",\"apple\",\"kiwi\",\"\\u00e9t\\u00e9\"]}")
+     (define expected '(("count" . 4) ("longest" . "apple") ("utf8Bytes" . 17)))
+     (let ((r (guile-lambda "invoke" (example "own-module.scm") event)))
+       (test-equal "invoke" expected (run-json r))
+       (test-assert "no warning at init" (not (stderr-has? r "WARN"))))
+     (test-equal "batch, cold and warm" (list expected expected)
+                 (map (lambda (record) (json-ref record "result"))
+                      (run-records (guile-lambda "batch" (example "own-module.scm")
+                                                 #:input (string-append event "\n" event "\n")))))
+     (let ((r (guile-lambda "repl" (example "own-module.scm")
+                            #:input (string-append ",invoke " event "\n"
+                                                   "(longest (list \"a\" \"abc\"))\n"))))
+       (test-assert "repl: the invocation's result"
+                    (string-contains (run-stdout r) "{\"count\":4,\"longest\":\"apple\",\"utf8Bytes\":17}"))
+       (test-assert "repl: evaluates in the handler's module"
+                    (string-contains (run-stdout r) "= \"abc\""))))
 
    (test-group "direct-style"
      (let* ((r (guile-lambda "invoke" (example "direct-style.scm") "{\"text\":\"hello\"}"))

@@ -4,6 +4,7 @@
              (srfi srfi-64)
              (ice-9 regex)
              (ice-9 textual-ports)
+             (json)
              (tests lib tap)
              (tests lib cli))
 
@@ -160,17 +161,64 @@
        (test-assert "the REPORT has an Init Duration"
                     (stderr-has? r "^REPORT .*Init Duration: [0-9.]+ ms"))))
 
-   (test-group "handler names"
-     (let ((r (guile-lambda "invoke" (string-append (fixture "module-handler.scm") ":run"))))
-       (test-equal "FILE.scm:PROC in a file with its own module" "my handler"
-                   (json-ref (run-json r) "module"))
+   (test-group "a handler file with its own module"
+     (let* ((r (guile-lambda "invoke" (string-append (fixture "module-handler.scm") ":run")))
+            (result (run-json r)))
+       (test-equal "succeeds" 0 (run-status r))
+       (test-equal "the rest of the file runs in its module" "(my handler)"
+                   (json-ref result "module"))
+       (test-equal "and sees what it imports" "from srfi-1" (json-ref result "first"))
+       (test-equal "under a prefix too" 2 (json-ref result "bytes"))
        (test-equal "the function name defaults to the file's" "module-handler"
-                   (json-ref (run-json r) "name")))
+                   (json-ref result "name"))))
+
+   (test-group "handler names"
      (let ((r (guile-lambda "invoke" "context.handler"
                             #:env `(("LAMBDA_TASK_ROOT" . ,(fixture ""))))))
        (test-equal "NAME.PROC under LAMBDA_TASK_ROOT" 0 (run-status r))
        (test-equal "its function name" "context"
                    (json-ref (run-json r) "functionName"))))
+
+   ;; The names that the Node runtime's own tests load
+   ;; (test/unit/UserFunctionTest.js), over its handlers rewritten in
+   ;; tests/handlers/names/.
+   (test-group "handler names as the Node runtime reads them"
+     (define* (load-name name #:optional (root (fixture "names")))
+       (guile-lambda "invoke" name "{\"echo\":\"This is a echo test\"}"
+                     #:env `(("LAMBDA_TASK_ROOT" . ,root))))
+     (let ((r (load-name "core.echo")))
+       (test-equal "core.echo: loads" 0 (run-status r))
+       (test-equal "core.echo: echoes" "This is a echo test"
+                   (json-ref (run-json r) "echo")))
+     (let ((r (load-name "nestedHandler.nested.somethingComplex.handler")))
+       (test-equal "a nested name splits at the first dot" "something interesting"
+                   (run-json r)))
+     (test-equal "its function name is the file's" "nestedHandler"
+                 (run-json (load-name "nestedHandler.nested.functionName")))
+     (test-equal "a nested name with a path to the module" "something interesting"
+                 (run-json (load-name "names/nestedHandler.nested.somethingComplex.handler"
+                                      (fixture ""))))
+     (init-error-check (load-name "malformed..handler") "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "names/../names/core.echo" (fixture ""))
+                       "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "malformedHandler") "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "malformedHandler" (fixture "names/non/existent/path"))
+                       "Runtime.MalformedHandlerName")
+     (init-error-check (load-name "noModule.echo") "Runtime.ImportModuleError")
+     (init-error-check (load-name "nestedHandler.nested.somethingComplex.nonHandler")
+                       "Runtime.HandlerNotFound")
+     (init-error-check (load-name "core.noFunctionHandler") "Runtime.HandlerNotFound"))
+
+   (test-group "init warnings"
+     (let ((r (invoke "unbound-variable.scm")))
+       (test-equal "a variable nothing defines does not stop init" 0 (run-status r))
+       (test-equal "it is a WARN line at init, with the file and line" 1
+                   (length (log-lines-matching
+                            r "\tundefined\tWARN\t.*/unbound-variable.scm:6:[0-9]+: .*`undefined-helper'")))
+       (test-assert "a forward reference is not warned about"
+                    (not (stderr-has? r "later-defined")))
+       (test-assert "nor does Guile print warnings of its own"
+                    (not (stderr-has? r "warning:")))))
 
    (test-group "the context"
      (let* ((r (invoke "context.scm" "--function-name" "orders" "--memory" "512"
@@ -239,6 +287,37 @@
        (test-assert "JSON format: the level filters DEBUG out"
                     (not (stderr-has? r "a debug line")))
        (test-assert "JSON format: WARN passes" (stderr-has? r "\"level\":\"WARN\""))))
+
+   (test-group "the error line of a failed invocation"
+     (define (error-line r)
+       (let ((m (string-match "\tERROR\tInvoke Error \t(\\{[^\n]*)" (run-stderr r))))
+         (and m (json-string->scm (match:substring m 1) #:ordered #t))))
+     (let* ((r (invoke "error-objects.scm:raise-with-trace"))
+            (logged (error-line r)))
+       (test-assert "text format: Invoke Error, a tab and the error as JSON" logged)
+       (test-equal "with its type" "misc-error" (json-ref logged "errorType"))
+       (test-assert "and its trace under stack"
+                    (let ((stack (json-ref logged "stack")))
+                      (and (vector? stack) (> (vector-length stack) 0))))
+       (test-assert "not stackTrace" (not (assoc "stackTrace" logged)))
+       (test-equal "the response keeps stackTrace" (json-ref logged "stack")
+                   (json-ref (run-json r) "stackTrace")))
+     (let* ((r (invoke "error-objects.scm:raise-with-trace"
+                       #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
+            (lines (log-lines-matching r "^\\{.*\"level\":\"ERROR\""))
+            (line (and (pair? lines) (json-string->scm (car lines) #:ordered #t))))
+       (test-assert "JSON format: one ERROR line" (= 1 (length lines)))
+       (test-equal "its message is the error object itself" (run-json r)
+                   (json-ref line "message"))))
+
+   (test-group "control characters in an error"
+     (let ((r (invoke "error-objects.scm:control-characters")))
+       (test-equal "are percent-encoded in errorType, DEL and newline alike"
+                   "Bad%7FType%0AX-Injected: yes"
+                   (json-ref (run-json r) "errorType"))
+       (test-equal "DEL is in errorMessage, which keeps its newline and tab"
+                   "a%7Fb\nc\td"
+                   (json-ref (run-json r) "errorMessage"))))
 
    (test-group "standard output holds results only"
      (let ((r (invoke "child-output.scm")))

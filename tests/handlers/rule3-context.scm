@@ -6,5 +6,6 @@
     (cond
      ((equal? how "succeed") (context-succeed context '(("via" . "succeed"))))
      ((equal? how "fail") (context-fail context "failed on purpose"))
+     ((equal? how "fail-without-error") (context-fail context #f))
      ((equal? how "done-error") (context-done context "done with error"))
      (else (context-done context #f '(("via" . "done")))))))
