@@ -331,7 +331,10 @@ exit_hook (int status, void *unused)
                    && atomic_load (&fatal.state) != INFLIGHT_RUNNING))
     {
       gl_descendants_kill ();
-      return;
+      /* Nothing else need run: libguile's own exit handlers can
+         deadlock on a lock that an exhausted heap left taken. */
+      fflush (NULL);
+      _exit (status);
     }
   if (status == 0)
     snprintf (message, sizeof message,
