@@ -73,10 +73,10 @@ void gl_http_limits_init (gl_http_limits_t *limits);
 /* Server.
 
    Each request whose head and body were read whole is handed to the
-   request callback.  The owner answers it with gl_http_respond, then
-   or any time later (a long poll): while it waits no timeout runs on
-   its connection, and the next request on that connection is not read
-   until it is answered, so that answers go out in order.  If the
+   request callback.  The owner answers it with gl_http_request_respond,
+   then or any time later (a long poll): while it waits no timeout runs
+   on its connection, and the next request on that connection is not
+   read until it is answered, so that answers go out in order.  If the
    connection goes (the peer closes or resets it, or the server is
    closed) before the answer, the abort callback tells the owner, and
    the request is freed when it returns.
@@ -172,9 +172,9 @@ void gl_http_server_close (gl_http_server_t *server,
    Transfer-Encoding, or a name or value that is not a valid field,
    is UV_EINVAL and REQ stays unanswered.  Everything is copied; on 0
    REQ is freed and must not be used again. */
-int gl_http_respond (gl_http_request_t *req, int status,
-                     const gl_http_header_t *headers, size_t nheaders,
-                     const char *body, size_t len);
+int gl_http_request_respond (gl_http_request_t *req, int status,
+                             const gl_http_header_t *headers,
+                             size_t nheaders, const char *body, size_t len);
 /* The address of REQ's peer. */
 int gl_http_request_peer (const gl_http_request_t *req,
                           struct sockaddr_storage *addr);
@@ -239,10 +239,10 @@ int gl_http_client_init (uv_loop_t *loop, gl_http_client_t *client,
    before it were answered; connecting counts); 0, the default: no
    timeout, as a long poll needs. */
 void gl_http_client_set_timeout (gl_http_client_t *client, uint64_t ms);
-/* Queue a request.  The client writes Host (unless given),
-   Content-Length and Connection itself; the same rules as for
-   gl_http_respond apply to HEADERS.  Everything is copied.  CB gets
-   ARG. */
+/* Queue a request.  The client writes Host (unless given) and
+   Content-Length itself; HEADERS are checked as by
+   gl_http_request_respond (no Content-Length, Transfer-Encoding or
+   Connection).  Everything is copied.  CB gets ARG. */
 int gl_http_client_request (gl_http_client_t *client, const char *method,
                             const char *target,
                             const gl_http_header_t *headers,

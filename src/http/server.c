@@ -829,9 +829,9 @@ answer_has_body (const struct req *r, int status)
 }
 
 int
-gl_http_respond (gl_http_request_t *req, int status,
-                 const gl_http_header_t *headers, size_t nheaders,
-                 const char *body, size_t len)
+gl_http_request_respond (gl_http_request_t *req, int status,
+                         const gl_http_header_t *headers, size_t nheaders,
+                         const char *body, size_t len)
 {
   struct req *r = CONTAINER_OF (req, struct req, pub);
   struct gl_http__conn *c = r->conn;

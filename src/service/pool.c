@@ -578,7 +578,7 @@ container_on_exit (uv_process_t *p, int64_t status, int signum)
     }
   if (c->next)
     {
-      gl_http_respond (c->next, 500, NULL, 0, NULL, 0);
+      gl_http_request_respond (c->next, 500, NULL, 0, NULL, 0);
       c->next = NULL;
     }
   free (c->init_error);
@@ -618,7 +618,7 @@ next_answer (struct container *c)
   c->start_ns = gl_now_ns ();
   c->state = C_BUSY;
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
-  gl_http_respond (c->next, 200, headers, 4, e->payload, e->len);
+  gl_http_request_respond (c->next, 200, headers, 4, e->payload, e->len);
   c->next = NULL;
 }
 
@@ -687,11 +687,11 @@ api_answer (gl_http_request_t *req, int status, const char *type,
 
   if (type == NULL)
     {
-      gl_http_respond (req, status, json, 1, "{\"status\":\"OK\"}", 15);
+      gl_http_request_respond (req, status, json, 1, "{\"status\":\"OK\"}", 15);
       return;
     }
   body = json_error (type, message);
-  gl_http_respond (req, status, json, 1, body, strlen (body));
+  gl_http_request_respond (req, status, json, 1, body, strlen (body));
   free (body);
 }
 
@@ -1006,7 +1006,7 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
       container_kill (c);
       if (c->next)
         {
-          gl_http_respond (c->next, 500, NULL, 0, NULL, 0);
+          gl_http_request_respond (c->next, 500, NULL, 0, NULL, 0);
           c->next = NULL;
         }
       handle_close (svc, (uv_handle_t *) &c->timer);

@@ -163,10 +163,11 @@ static void
 answer (gl_http_request_t *req, int status, const char *body)
 {
   gl_http_header_t h[] = { { "Content-Type", "text/plain" } };
-  int rc = gl_http_respond (req, status, h, 1, body, strlen (body));
+  int rc = gl_http_request_respond (req, status, h, 1, body,
+                                    strlen (body));
 
   if (rc < 0)
-    diag ("gl_http_respond: %s", gl_http_err_name (rc));
+    diag ("gl_http_request_respond: %s", gl_http_err_name (rc));
 }
 
 static void
@@ -214,7 +215,7 @@ respond_echo (gl_http_request_t *req)
     { "X-Method", req->method }
   };
 
-  gl_http_respond (req, 200, h, 2, req->body, req->body_len);
+  gl_http_request_respond (req, 200, h, 2, req->body, req->body_len);
 }
 
 /* Framing headers and injected lines are refused; the request stays
@@ -227,10 +228,14 @@ respond_checked (gl_http_request_t *req)
   gl_http_header_t badname[] = { { "X A", "a" } };
   int refused = 0;
 
-  refused += gl_http_respond (req, 200, framing, 1, "abc", 3) == UV_EINVAL;
-  refused += gl_http_respond (req, 200, injected, 1, "abc", 3) == UV_EINVAL;
-  refused += gl_http_respond (req, 200, badname, 1, "abc", 3) == UV_EINVAL;
-  refused += gl_http_respond (req, 99, NULL, 0, "abc", 3) == UV_EINVAL;
+  refused += gl_http_request_respond (req, 200, framing, 1, "abc", 3)
+             == UV_EINVAL;
+  refused += gl_http_request_respond (req, 200, injected, 1, "abc", 3)
+             == UV_EINVAL;
+  refused += gl_http_request_respond (req, 200, badname, 1, "abc", 3)
+             == UV_EINVAL;
+  refused += gl_http_request_respond (req, 99, NULL, 0, "abc", 3)
+             == UV_EINVAL;
   answer (req, 200, refused == 4 ? "refused" : "accepted");
 }
 
@@ -257,7 +262,7 @@ on_request (gl_http_request_t *req)
   else if (strcmp (t, "/checked") == 0)
     respond_checked (req);
   else if (strcmp (t, "/empty") == 0)
-    gl_http_respond (req, 204, NULL, 0, NULL, 0);
+    gl_http_request_respond (req, 204, NULL, 0, NULL, 0);
   else
     answer (req, 404, "not found");
 }
