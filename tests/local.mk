@@ -100,3 +100,4 @@ TEST_HANDLERS += tests/handlers/rule4-cases.scm
 TEST_HANDLERS += tests/handlers/rule5-after-callback.scm
 TEST_HANDLERS += tests/handlers/rule7-io.scm
 TEST_HANDLERS += tests/handlers/freeze-thaw.scm
+TEST_HANDLERS += tests/handlers/memory-use.scm
