@@ -25,8 +25,7 @@
             start-guile-lambda process-send process-close-input
             process-stdout process-stderr process-records
             await-records await-log await-output process-finish
-            batch-steps
-            call-with-batch-process))
+            batch-steps))
 
 (define (srcdir)
   (or (getenv "abs_top_srcdir") (getcwd)))
@@ -368,14 +367,3 @@ come, the rest is not sent."
            (else (error "batch-steps: a step is a string, a number or (log . PATTERN):"
                         step))))))
     (process-finish p)))
-
-(define (call-with-batch-process args proc)
-  "Start guile-lambda batch with ARGS; call PROC with a port that writes
-its standard input and reads its standard output; close it and return
-what PROC returned."
-  (let* ((port (apply (@ (ice-9 popen) open-pipe*) OPEN_BOTH
-                      "sh" "-c" "exec \"$@\" 2>/dev/null" "sh" "guile-lambda" "batch"
-                      args))
-         (result (proc port)))
-    ((@ (ice-9 popen) close-pipe) port)
-    result))
