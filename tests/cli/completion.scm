@@ -134,7 +134,9 @@
        (test-equal "late from a timer while waiting: one WARN line" 1
                    (length (log-lines-matching r "WARN\t.*ignored")))
        (test-assert "late from a timer while waiting: ended once the loop was empty"
-                    (lasted-at-least? r 100)))
+                    (lasted-at-least? r 100))
+       (test-assert "late from a timer while waiting: the WARN line prints no C null"
+                    (not (stderr-has? r "\tWARN\t.*\\(null\\)"))))
      (let ((r (invoke "rule4-cases.scm" (case-event "late-error"))))
        (test-equal "a late error from a timer: still success" 0 (run-status r))
        (test-equal "a late error from a timer: the first result" "first"
@@ -223,6 +225,12 @@
        (test-equal "and module state is gone" 1
                    (json-ref next "result" "calls"))
        (test-equal "batch exits 1 when an event failed" 1 (run-status r)))
+     (let ((r (invoke "rule7-later-turn.scm")))
+       (test-equal "after the failure: the invocation failed" "failed in a timer"
+                   (let ((m (json-ref (run-json r) "errorMessage")))
+                     (and (string? m) (string-suffix? "failed in a timer" m) "failed in a timer")))
+       (test-assert "after the failure: no callback of a later turn ran"
+                    (not (stderr-has? r "the next turn ran"))))
      (let* ((r (invoke "rule7-io.scm"))
             (id (run-request-id r)))
        (test-equal "an I/O callback: the invocation fails" 1 (run-status r))
