@@ -141,12 +141,12 @@
      ;; The second line is written only after the first record came back:
      ;; if batch waited for more input, the first record would not come.
      (let* ((p (start-guile-lambda "batch" (example "hello.scm")))
-            (first (begin (process-send p "{\"name\":\"first\"}\n")
+            (first (begin (send-input p "{\"name\":\"first\"}\n")
                           (await-records p 1)))
             (second (and first
-                         (begin (process-send p "{\"name\":\"second\"}\n")
+                         (begin (send-input p "{\"name\":\"second\"}\n")
                                 (await-records p 2))))
-            (r (process-finish p)))
+            (r (finish-run p)))
        (test-equal "the first record arrived before the second line was written"
                    "Hello, first!" (and first (json-ref (car first) "result" "message")))
        (test-equal "then the second"

@@ -209,14 +209,14 @@
             (p (start-guile-lambda "batch" (fixture "process-timeout.scm")
                                    "--timeout" "1"))
             (records (begin
-                       (process-send p (string-append
+                       (send-input p (string-append
                                         (scm->json-string `(("pidfile" . ,pidfile)))
                                         "\n"))
                        (await-records p 1)))
             ;; The batch is still running: only the reset can have
             ;; killed the child.
             (alive (and records (pid-alive? (pid-from pidfile))))
-            (r (process-finish p)))
+            (r (finish-run p)))
        (test-equal "batch: the event timed out" "timeout"
                    (and records (json-ref (car records) "status")))
        (test-assert "batch: the reset killed and reaped the child"

@@ -22,9 +22,9 @@
             seconds-since-log-line run-ended
             run-request-id report-duration report-line
             json-ref
-            start-guile-lambda process-send process-close-input
-            process-stdout process-stderr process-records
-            await-records await-log await-output process-finish
+            start-guile-lambda send-input close-input
+            output-so-far log-so-far records-so-far
+            await-records await-log await-output finish-run
             batch-steps))
 
 (define (srcdir)
@@ -62,17 +62,18 @@
   (format #t "# ~a~%" (apply format #f fmt args))
   (force-output))
 
-;;; Processes.
+;;; Processes started in a group of their own, their output in files
+;;; (a <started> process).
 
-(define-record-type <process>
-  (make-process pid input out err started status)
-  process?
-  (pid process-pid)
-  (input process-input)         ; a port to its standard input, or #f
-  (out process-out)             ; file of its standard output
-  (err process-err)             ; file of its standard error
-  (started process-started)
-  (status process-status set-process-status!)) ; waitpid status once reaped
+(define-record-type <started>
+  (make-started pid input out err started status)
+  started?
+  (pid started-pid)
+  (input started-input)         ; a port to its standard input, or #f
+  (out started-out)             ; file of its standard output
+  (err started-err)             ; file of its standard error
+  (started started-time)
+  (status started-status set-started-status!)) ; waitpid status once reaped
 
 (define (cloexec! port)
   (fcntl port F_SETFD FD_CLOEXEC)
@@ -117,7 +118,7 @@
       (close-port err-port)
       (let ((input (and pipe-ends (cdr pipe-ends))))
         (when input (setvbuf input 'line))
-        (make-process pid input out err started #f)))))
+        (make-started pid input out err started #f)))))
 
 (define (file-bytes file)
   (call-with-input-file file get-bytevector-all #:binary #t))
@@ -139,37 +140,37 @@
   (let ((bv (file-bytes file)))
     (if (eof-object? bv) "" (utf8->string bv))))
 
-(define (process-stdout p)
+(define (output-so-far p)
   "The complete lines P has written to its standard output so far."
-  (file-complete-lines (process-out p)))
+  (file-complete-lines (started-out p)))
 
-(define (process-stderr p)
+(define (log-so-far p)
   "The complete lines P has written to its standard error so far."
-  (file-complete-lines (process-err p)))
+  (file-complete-lines (started-err p)))
 
 (define (text-records text)
   (map (lambda (line) (json-string->scm line #:ordered #t))
        (remove string-null? (string-split text #\newline))))
 
-(define (process-records p)
+(define (records-so-far p)
   "The NDJSON records P has written so far."
-  (text-records (process-stdout p)))
+  (text-records (output-so-far p)))
 
-(define (process-send p text)
+(define (send-input p text)
   "Write TEXT to P's standard input."
-  (display text (process-input p))
-  (force-output (process-input p)))
+  (display text (started-input p))
+  (force-output (started-input p)))
 
-(define (process-close-input p)
-  (when (and (process-input p) (not (port-closed? (process-input p))))
-    (close-port (process-input p))))
+(define (close-input p)
+  (when (and (started-input p) (not (port-closed? (started-input p))))
+    (close-port (started-input p))))
 
 (define (reap! p)
   "Has P ended?  Reap it if so."
-  (or (process-status p)
-      (let ((r (waitpid (process-pid p) WNOHANG)))
+  (or (started-status p)
+      (let ((r (waitpid (started-pid p) WNOHANG)))
         (and (not (zero? (car r)))
-             (begin (set-process-status! p (cdr r)) #t)))))
+             (begin (set-started-status! p (cdr r)) #t)))))
 
 (define (group-alive? pgid)
   (catch 'system-error
@@ -197,7 +198,7 @@ without FOUND being true, return #f."
   "The first N records of P, once it has written them; #f if it does
 not within TIMEOUT seconds."
   (await-output p (lambda (p)
-                    (let ((records (process-records p)))
+                    (let ((records (records-so-far p)))
                       (and (>= (length records) n) (take records n))))
                 #:timeout timeout #:what (format #f "record ~a" n)))
 
@@ -206,49 +207,49 @@ not within TIMEOUT seconds."
 there; #f if it is not within TIMEOUT seconds."
   (await-output p (lambda (p)
                     (find (lambda (line) (string-match pattern line))
-                          (string-split (process-stderr p) #\newline)))
+                          (string-split (log-so-far p) #\newline)))
                 #:timeout timeout
                 #:what (format #f "a log line matching ~s" pattern)))
 
-(define* (process-finish p #:key (timeout 60))
+(define* (finish-run p #:key (timeout 60))
   "Close P's standard input, wait up to TIMEOUT seconds for it to end,
 kill its process group if it does not, and return what it did as a
 <run>.  Processes of its group that outlive it are killed too, and
 noted in the run's leftovers."
-  (process-close-input p)
+  (close-input p)
   (let ((deadline (+ (now-seconds) timeout)))
     (let loop ()
       (unless (or (reap! p) (> (now-seconds) deadline))
         (usleep 10000)
         (loop))))
-  (unless (process-status p)
-    (diagnostic "~a still running after ~a s: killed" (process-pid p) timeout)
-    (false-if-exception (kill (- (process-pid p)) SIGKILL))
-    (set-process-status! p (cdr (waitpid (process-pid p)))))
+  (unless (started-status p)
+    (diagnostic "~a still running after ~a s: killed" (started-pid p) timeout)
+    (false-if-exception (kill (- (started-pid p)) SIGKILL))
+    (set-started-status! p (cdr (waitpid (started-pid p)))))
   (let* ((ended (now-seconds))
          ;; Children it killed as it ended may take a moment to go.
          (leftovers
           (let wait ((tries 0))
-            (cond ((not (group-alive? (process-pid p))) #f)
+            (cond ((not (group-alive? (started-pid p))) #f)
                   ((< tries 200) (usleep 10000) (wait (+ tries 1)))
                   (else
                    (diagnostic "processes of group ~a outlived it: killed"
-                               (process-pid p))
-                   (false-if-exception (kill (- (process-pid p)) SIGKILL))
+                               (started-pid p))
+                   (false-if-exception (kill (- (started-pid p)) SIGKILL))
                    #t))))
-         (r (make-run (status:exit-val (process-status p))
-                      (file-text (process-out p))
-                      (file-text (process-err p))
-                      (- ended (process-started p))
+         (r (make-run (status:exit-val (started-status p))
+                      (file-text (started-out p))
+                      (file-text (started-err p))
+                      (- ended (started-time p))
                       ended
                       leftovers)))
-    (delete-file (process-out p))
-    (delete-file (process-err p))
+    (delete-file (started-out p))
+    (delete-file (started-err p))
     r))
 
 (define* (start-guile-lambda #:rest args)
   "Start guile-lambda with ARGS (strings), its standard input a pipe
-written with process-send; #:env as for run."
+written with send-input; #:env as for run."
   (let loop ((args args) (plain '()) (env '()))
     (cond
      ((null? args)
@@ -263,7 +264,7 @@ running after TIMEOUT seconds is killed, with its process group."
   (let* ((in (temp-file input))
          (p (spawn args env in)))
     (delete-file in)
-    (process-finish p #:timeout timeout)))
+    (finish-run p #:timeout timeout)))
 
 (define* (guile-lambda #:rest args)
   "Run guile-lambda with ARGS; keyword arguments as for run."
@@ -355,7 +356,7 @@ come, the rest is not sent."
         (let ((step (car steps)))
           (cond
            ((string? step)
-            (process-send p (string-append step "\n"))
+            (send-input p (string-append step "\n"))
             (when (await-records p (+ sent 1))
               (loop (cdr steps) (+ sent 1))))
            ((real? step)
@@ -366,4 +367,4 @@ come, the rest is not sent."
               (loop (cdr steps) sent)))
            (else (error "batch-steps: a step is a string, a number or (log . PATTERN):"
                         step))))))
-    (process-finish p)))
+    (finish-run p)))
