@@ -10,7 +10,9 @@ AM_TESTS_ENVIRONMENT = abs_top_srcdir='$(abs_top_srcdir)'; \
   abs_top_builddir='$(abs_top_builddir)'; \
   export abs_top_srcdir abs_top_builddir;
 
+# The longest first, so that make -j runs the rest beside it.
 TESTS = \
+  tests/cli/property.scm \
   tests/scm/handles.scm \
   tests/cli/completion.scm \
   tests/cli/timeout.scm \
@@ -112,3 +114,12 @@ TESTS += tests/cli/handles.scm
 TEST_HANDLERS += tests/handlers/handle-printing.scm
 TEST_HANDLERS += tests/handlers/marshal-list.scm
 TESTS += tests/cli/readme.scm
+TEST_HANDLERS += tests/handlers/rule1-exception.scm
+TEST_HANDLERS += tests/handlers/rule2-flag-later.scm
+TEST_HANDLERS += tests/handlers/rule4-cases.scm
+TEST_HANDLERS += tests/handlers/rule5-after-callback.scm
+TEST_HANDLERS += tests/handlers/rule7-io.scm
+TEST_HANDLERS += tests/handlers/freeze-thaw.scm
+TEST_HANDLERS += tests/handlers/memory-use.scm
+TEST_HANDLERS += tests/handlers/model-interpreter.scm
+TEST_HANDLERS += tests/handlers/rule7-later-turn.scm

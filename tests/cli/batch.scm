@@ -9,17 +9,15 @@
              (tests lib tap)
              (tests lib cli))
 
-;; Events arrive with pauses, as from a stream: the first interval tick
-;; comes due (100 ms) while the container is frozen between events 1
-;; and 2; event 3 hangs on the interval and times out; event 4 finds a
-;; fresh container.  The pause is long enough for a slow cold start on a
-;; loaded machine to finish well before the second event.
+;; Events arrive one at a time, each once the record before came back:
+;; the first interval tick comes due (100 ms) while the container is
+;; frozen between events 1 and 2 (sent 150 ms after the first record);
+;; event 3 hangs on the interval and times out; event 4 finds a fresh
+;; container.
 (define story
-  (run (list "sh" "-c"
-             (string-append
-              "{ echo '{}'; sleep 0.8; echo '{}'; echo '{\"hang\":true}'; "
-              "echo '{}'; } | guile-lambda batch --timeout 1 "
-              (fixture "batch-story.scm")))))
+  (batch-steps (fixture "batch-story.scm")
+               '("{}" 0.15 "{}" "{\"hang\":true}" "{}")
+               #:args '("--timeout" "1")))
 
 (define records (run-records story))
 (define (record n) (list-ref records (- n 1)))
@@ -91,8 +89,11 @@
                        (invocation-lines 3))))
 
    (test-group "after a timeout, a cold start"
-     (test-assert "the timeout's log names the interval and its origin"
-                  (any (lambda (l) (string-match "timer #[0-9]+ \\(interval 100 ms.*batch-story.scm:15:24" l))
+     (test-assert "the timeout's log names the interval, its origin and the request that made it"
+                  (any (lambda (l) (string-match (string-append
+                                                  "timer #[0-9]+ \\(interval 100 ms.*batch-story.scm:15:24 "
+                                                  "during request " (request-id 1) "$")
+                                                 l))
                        (invocation-lines 3)))
      (test-assert "the next event has an init duration"
                   (number? (json-ref (record 4) "initDurationMs")))
@@ -101,11 +102,9 @@
      (test-equal "batch exits 1: not every event succeeded" 1 (run-status story)))
 
    (test-group "JSON logs name a callback's origin request"
-     (let* ((r (run (list "sh" "-c"
-                          (string-append
-                           "{ echo '{}'; sleep 0.8; echo '{}'; sleep 0.8; echo '{}'; } | "
-                           "guile-lambda batch " (fixture "batch-story.scm")))
-                    #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
+     (let* ((r (batch-steps (fixture "batch-story.scm")
+                            '("{}" 0.15 "{}" 0.15 "{}")
+                            #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON"))))
             (ids (map (lambda (r) (json-ref r "requestId")) (run-records r)))
             (ticks (filter-map (lambda (line)
                                  (and (string-contains line "\"message\":\"tick\"")
@@ -150,21 +149,90 @@
 
    (test-group "streaming"
      ;; The second line is written only after the first record came back:
-     ;; if batch waited for more input, this would hang (and SIGALRM
-     ;; would end the test as a failure).
-     (alarm 30)
-     (let ((records
-            (call-with-batch-process (list (example "hello.scm"))
-              (lambda (port)
-                (display "{\"name\":\"first\"}\n" port)
-                (force-output port)
-                (let ((first (read-line port)))
-                  (display "{\"name\":\"second\"}\n" port)
-                  (force-output port)
-                  (let ((second (read-line port)))
-                    (list first second)))))))
-       (alarm 0)
-       (test-assert "the first record arrived before the second line was written"
-                    (string-contains (car records) "Hello, first!"))
-       (test-assert "then the second"
-                    (string-contains (cadr records) "Hello, second!"))))))
+     ;; if batch waited for more input, the first record would not come.
+     (let* ((p (start-guile-lambda "batch" (example "hello.scm")))
+            (first (begin (send-input p "{\"name\":\"first\"}\n")
+                          (await-records p 1)))
+            (second (and first
+                         (begin (send-input p "{\"name\":\"second\"}\n")
+                                (await-records p 2))))
+            (r (finish-run p)))
+       (test-equal "the first record arrived before the second line was written"
+                   "Hello, first!" (and first (json-ref (car first) "result" "message")))
+       (test-equal "then the second"
+                   "Hello, second!" (and second (json-ref (cadr second) "result" "message")))
+       (test-equal "and batch ended at the end of its input" 0 (run-status r))))
+
+   (test-group "records"
+     (let ((all (append records
+                        (run-records (guile-lambda "batch" (example "hello.scm")
+                                                   #:input "{}\n{\"name\":\"b\"}\n")))))
+       (test-assert "each has exactly the documented keys, in order"
+                    (every (lambda (r)
+                             (equal? (map car r)
+                                     `("requestId" "line" "status"
+                                       ,(if (assoc "error" r) "error" "result")
+                                       "durationMs" "billedDurationMs" "maxMemoryUsedMB"
+                                       ,@(if (assoc "initDurationMs" r)
+                                             '("initDurationMs")
+                                             '()))))
+                           all))
+       (test-assert "an error exactly when the status is not success"
+                    (every (lambda (r)
+                             (eq? (not (assoc "error" r))
+                                  (equal? (json-ref r "status") "success")))
+                           all))
+       (test-assert "billedDurationMs is the duration rounded up to the millisecond"
+                    ;; durationMs is printed to 0.01 ms.
+                    (every (lambda (r)
+                             (let ((d (json-ref r "durationMs"))
+                                   (billed (json-ref r "billedDurationMs")))
+                               (and (exact-integer? billed)
+                                    (<= (max 1 (ceiling (- d 0.005)))
+                                        billed
+                                        (max 1 (ceiling (+ d 0.005)))))))
+                           all))
+       (test-assert "an Init Duration, when there is one, is a positive number"
+                    (every (lambda (r)
+                             (let ((init (assoc "initDurationMs" r)))
+                               (or (not init) (and (number? (cdr init)) (> (cdr init) 0)))))
+                           all))
+       (test-assert "request ids are unique"
+                    (let ((ids (map (lambda (r) (json-ref r "requestId")) all)))
+                      (and (every string? ids)
+                           (= (length ids) (length (delete-duplicates ids))))))))
+
+   (test-group "an init error fails every event"
+     (let* ((r (guile-lambda "batch" (fixture "init-raise.scm")
+                             #:input "{}\n{}\n{}\n"))
+            (records (run-records r)))
+       (test-equal "one record per event" '(1 2 3)
+                   (map (lambda (x) (json-ref x "line")) records))
+       (test-assert "each an error"
+                    (every (lambda (x) (equal? "error" (json-ref x "status"))) records))
+       (test-assert "each the init error"
+                    (every (lambda (x)
+                             (and (equal? "misc-error" (json-ref x "error" "errorType"))
+                                  (equal? "cannot connect to the configuration store"
+                                          (json-ref x "error" "errorMessage"))))
+                           records))
+       (test-assert "each a cold start: init is tried again"
+                    (every (lambda (x) (number? (json-ref x "initDurationMs"))) records))
+       (test-equal "exit status 1" 1 (run-status r))))
+
+   ;; DESIGN.md §3 and §8: memory over --memory is Runtime.OutOfMemory,
+   ;; and the next event runs in a fresh container.
+   (test-group "memory over the limit"
+     (let* ((r (guile-lambda "batch" (fixture "memory-use.scm") "--memory" "128"
+                             #:input "{\"mb\":300}\n{\"mb\":1}\n"))
+            (records (run-records r)))
+       (test-equal "one record per event" '(1 2)
+                   (map (lambda (x) (json-ref x "line")) records))
+       (test-equal "Runtime.OutOfMemory" "Runtime.OutOfMemory"
+                   (and (pair? records) (json-ref (car records) "error" "errorType")))
+       (test-equal "the next event succeeds" 1048576
+                   (and (= 2 (length records)) (json-ref (cadr records) "result")))
+       (test-assert "in a fresh container"
+                    (and (= 2 (length records))
+                         (number? (json-ref (cadr records) "initDurationMs"))))
+       (test-equal "exit status 1" 1 (run-status r))))))

@@ -123,8 +123,7 @@
                             #:input "{\"name\":\"stdin\"}")))
        (test-equal "from standard input" "Hello, stdin!"
                    (json-ref (run-json r) "message")))
-     (let* ((file (string-append (or (getenv "TMPDIR") "/tmp") "/gl-event.json")))
-       (call-with-output-file file (lambda (p) (display "{\"name\":\"file\"}" p)))
+     (let* ((file (temp-file "{\"name\":\"file\"}")))
        (let ((r (guile-lambda "invoke" (example "hello.scm") (string-append "@" file))))
          (test-equal "from @FILE" "Hello, file!" (json-ref (run-json r) "message")))
        (delete-file file))
@@ -245,16 +244,15 @@
        (test-equal "--env reaches the handler" "hi" (json-ref ctx "greeting"))
        (test-equal "REPORT shows the memory size" 1
                    (length (log-lines-matching r "^REPORT .*\tMemory Size: 512 MB\t"))))
-     (let* ((file (string-append (or (getenv "TMPDIR") "/tmp") "/gl-env"))
-            (_ (call-with-output-file file
-                 (lambda (p) (display "# settings\nGREETING=from file\n\nexport OTHER=x=y\n" p))))
+     (let* ((file (temp-file "# settings\nGREETING=from file\n\nexport OTHER=x=y\n"))
             (r (invoke "context.scm" "--env-file" file)))
        (test-equal "--env-file: a value" "from file" (json-ref (run-json r) "greeting"))
        (test-equal "--env-file: export and = in values" "x=y" (json-ref (run-json r) "other"))
        (call-with-output-file file (lambda (p) (display "GOOD=1\nnot an assignment\n" p)))
        (let ((bad (invoke "context.scm" "--env-file" file)))
          (test-equal "--env-file: a bad line exits 2" 2 (run-status bad))
-         (test-assert "--env-file: and names the line" (stderr-has? bad "gl-env, line 2: expected KEY=VALUE")))
+         (test-assert "--env-file: and names the line" (stderr-has? bad (string-append (regexp-quote file)
+                                                                                   ", line 2: expected KEY=VALUE"))))
        (delete-file file)))
 
    (test-group "log lines"
@@ -277,6 +275,18 @@
                                (and (> mb 1) (< mb 128))))))
        (test-assert "results are not on stderr"
                     (not (stderr-has? r "functionName"))))
+     ;; A constant, or the limit, would not follow what the handler
+     ;; allocates.
+     (let* ((used (lambda (r)
+                    (let ((m (string-match "\tMax Memory Used: ([0-9]+) MB" (run-stderr r))))
+                      (and m (string->number (match:substring m 1))))))
+            (base (used (invoke "memory-use.scm" "{}" "--memory" "512")))
+            (grown (used (invoke "memory-use.scm" "{\"mb\":100}" "--memory" "512")))
+            (other-limit (used (invoke "memory-use.scm" "{}" "--memory" "1024"))))
+       (test-assert "Max Memory Used grows by what the handler allocates (100 MB)"
+                    (and base grown (>= grown (+ base 90))))
+       (test-assert "and does not follow the limit"
+                    (and base other-limit (<= (abs (- other-limit base)) 10))))
      (let ((r (invoke "context.scm" #:env '(("AWS_LAMBDA_LOG_FORMAT" . "JSON")
                                             ("AWS_LAMBDA_LOG_LEVEL" . "INFO")))))
        (test-assert "JSON format: application lines"
@@ -329,5 +339,7 @@
      (let ((r (invoke "exit.scm")))
        (test-equal "is a function error" 1 (run-status r))
        (test-equal "Runtime.ExitError" "Runtime.ExitError" (json-ref (run-json r) "errorType"))
-       (test-assert "with the status in the message"
-                    (string-contains (json-ref (run-json r) "errorMessage") "exit status 3"))))))
+       (test-equal "with Lambda's message"
+                   (string-append "RequestId: " (or (run-request-id r) "?")
+                                  " Error: Runtime exited with error: exit status 3")
+                   (json-ref (run-json r) "errorMessage"))))))

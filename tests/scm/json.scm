@@ -410,13 +410,14 @@
                              (safely (lambda () (json-string->scm text))))))
               (random-number-texts 4000 42))))
 
+   ;; As guile-json reads them (json-normal-form), and the same double.
    (test-equal "decode: random doubles' printed forms read back exactly" '()
      (first-n 5
       (filter (lambda (d)
-                (let ((text (number->string d))
-                      (d (json-normal-form d)))
-                  (not (and (eqv? d (json-string->scm text))
-                            (eqv? d (guile-json-decode text))))))
+                (let* ((text (number->string d))
+                       (ours (json-string->scm text)))
+                  (not (and (eqv? (json-normal-form d) ours)
+                            (= d (exact->inexact ours))))))
               (random-doubles 2000 7))))
 
    ;; Compared with json-normal-form: see there.  Values holding an
