@@ -11,6 +11,7 @@
 #include "core/watchdog.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -574,12 +575,25 @@ gl_engine_completed (void)
   return 0;
 }
 
+/* One turn of the loop, as Node's: timers, I/O, immediates, each once.
+   libuv's UV_RUN_ONCE runs the timers a second time after the poll,
+   which would be a later turn inside this one (a callback could still
+   run after an uncaught exception failed the invocation); so the turn
+   waits for the loop's backend itself, then runs once without waiting.
+   The watchdog's wake-up is one of the backend's descriptors. */
 static void
 loop_turn (void)
 {
+  struct pollfd backend = { uv_backend_fd (&eng.loop), POLLIN, 0 };
+  int timeout;
+
   if (eng.inv->callback_called)
     wait_report_arm (eng.inv);
-  uv_run (&eng.loop, UV_RUN_ONCE);
+  uv_update_time (&eng.loop);
+  timeout = uv_backend_timeout (&eng.loop);
+  if (timeout != 0)
+    poll (&backend, 1, timeout);
+  uv_run (&eng.loop, UV_RUN_NOWAIT);
 }
 
 int
@@ -737,8 +751,14 @@ engine_step_x (void)
     scm_misc_error ("%engine-step!", "no invocation is running", SCM_EOL);
   root_set (ROOT_TRACE, SCM_EOL);
   eng.tracing = 1;
-  if (!gl_engine_completed ())
-    loop_turn ();
+  /* A turn may run only the engine's own handles (the watchdog's
+     wake-up): a step is a turn in which user code ran, or the end. */
+  while (!gl_engine_completed ())
+    {
+      loop_turn ();
+      if (!scm_is_null (root_ref (ROOT_TRACE)))
+        break;
+    }
   eng.tracing = 0;
   ran = scm_reverse (root_ref (ROOT_TRACE));
   root_set (ROOT_TRACE, SCM_EOL);
