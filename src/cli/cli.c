@@ -766,9 +766,14 @@ cli_fatal (const struct gl_fatal *f, void *data)
     fprintf (stderr, "%s: the container %s outside the invocation.\n",
              program, f->why);
   else if (strcmp (cli->command, "bootstrap") == 0)
-    /* The platform reports the event when it sees the runtime die. */
-    fprintf (stderr, "%s: request %s: the runtime %s%s.\n", program,
-             f->request_id, f->why, f->init ? " in its init phase" : "");
+    {
+      /* The platform reports the event when it sees the runtime die,
+         with the status it died with. */
+      fprintf (stderr, "%s: request %s: the runtime %s%s.\n", program,
+               f->request_id, f->why, f->init ? " in its init phase" : "");
+      if (f->exit_status >= 0)
+        status = f->exit_status;
+    }
   else if (batch)
     {
       record_write (cli->batch_line, f->request_id,
@@ -1025,7 +1030,8 @@ bootstrap_run (struct cli *cli, const struct gl_function *fn, char **argv,
 {
   int r;
 
-  argv_free (argv, argc);
+  /* ARGV holds CLI's strings, which the fatal path reads: it lives as
+     long as the runtime. */
   gl_fatal_install (cli_fatal, cli, 1);
   if (gl_engine_configure (fn, cli->handler) != 0)
     return scm_from_int (70);
@@ -1033,6 +1039,7 @@ bootstrap_run (struct cli *cli, const struct gl_function *fn, char **argv,
   scm_set_current_error_port (gl_log_port (GL_LOG_ERROR));
   r = gl_bootstrap_run (getenv ("AWS_LAMBDA_RUNTIME_API"));
   gl_fatal_disarm ();
+  argv_free (argv, argc);
   return scm_from_int (r);
 }
 
@@ -1067,7 +1074,7 @@ cli_main (SCM args)
       argv_free (argv, argc);
       return scm_from_int (EXIT_OUTPUT);
     }
-  if (strcmp (cli.command, "batch") == 0 && cli.isolated > 0)
+  if (strcmp (cli.command, "batch") == 0 && cli.isolated >= 0)
     {
       gl_fatal_install (cli_fatal, &cli, 1);
       r = batch_isolated_run (&cli, &fn);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,9 @@ gl_batch_supervised (const struct gl_supervised *opt)
   int i, status;
 
   b->opt = opt;
+  /* A reader of the records that left, or a container that died, is an
+     error to report (EPIPE), not the end of the supervisor. */
+  signal (SIGPIPE, SIG_IGN);
   pthread_mutex_init (&b->lock, NULL);
   pthread_cond_init (&b->room, NULL);
   for (i = 0; i < WINDOW; i++)

@@ -281,7 +281,7 @@ death_begin (void)
    exit status the front end chose. */
 static int
 fatal_report (int taken, const char *type, const char *message,
-              int timeout, const char *why)
+              int timeout, const char *why, int exit_status)
 {
   struct gl_fatal f;
   char error[1024];
@@ -289,6 +289,7 @@ fatal_report (int taken, const char *type, const char *message,
 
   memset (&f, 0, sizeof f);
   f.why = why;
+  f.exit_status = exit_status;
   if (taken)
     {
       /* A timeout's message is Lambda's own; an exit names the
@@ -344,7 +345,7 @@ exit_hook (int status, void *unused)
               "Runtime exited with error: exit status %d", status);
   snprintf (why, sizeof why, "exited with status %d", status);
   status = fatal_report (death_begin (), "Runtime.ExitError", message, 0,
-                         why);
+                         why, status);
   _exit (status);
 }
 
@@ -371,7 +372,8 @@ signal_hook (int signum)
                 "Runtime exited with error: signal: %s", signal_name (signum));
       snprintf (why, sizeof why, "was killed by signal %d (%s)", signum,
                 signal_name (signum));
-      fatal_report (death_begin (), "Runtime.ExitError", message, 0, why);
+      fatal_report (death_begin (), "Runtime.ExitError", message, 0, why,
+                    -1);
     }
   else
     gl_descendants_kill ();
@@ -395,7 +397,7 @@ gl_fatal_timeout (const char *message)
       return -1;
     }
   _exit (fatal_report (s == INFLIGHT_RUNNING, "Sandbox.Timedout", message, 1,
-                       "is stuck in C code past its timeout"));
+                       "is stuck in C code past its timeout", -1));
 }
 
 /* The loop thread's signal handlers run on a stack of their own: a

@@ -18,6 +18,7 @@ struct gl_fatal {
   const char *error_json;       /* the event's error object */
   struct gl_report report;
   const char *why;              /* "exited with status 9", ... */
+  int exit_status;              /* what exit() was given, or -1 */
 };
 
 /* Write what can be written of F (a record, a line on stderr naming the

@@ -810,6 +810,8 @@ api_init_error (struct container *c, gl_http_request_t *req)
                        "An init error can be posted only during init");
   free (c->init_error);
   c->init_error = posted_error (req);
+  /* The event that met it was a cold start all the same. */
+  c->init_ms = (double) (gl_now_ns () - c->spawn_ns) / 1e6;
   api_answer (req, 202, NULL, NULL);
   /* Lambda asks the runtime to exit now; whether it does or not, this
      container is done. */

@@ -1,8 +1,10 @@
-;;; The fault matrix, in-process: whatever a handler does (exit, die by
-;;; a signal, spin, block, hang in C, overflow its stack, exhaust
-;;; memory, raise in a callback or a printer), `invoke' and `batch' never
-;;; exit 0, every event before the fault has its record, and the faulting
-;;; one has its record, or stderr names it.  Then the regressions of the
+;;; The fault matrix: whatever a handler does (exit, die by a signal,
+;;; spin, block, hang in C, overflow its stack, exhaust memory, raise in
+;;; a callback or a printer), `invoke' and `batch' never exit 0.  In
+;;; process (--isolation none), every event before the fault has its
+;;; record, and the faulting one has its record, or stderr names it.
+;;; Through the supervisor (batch's default), every event gets its
+;;; record and the rest of the stream goes on.  Then the regressions of the
 ;;; engine's other faults: lost writes, lost lines, stray signals, child
 ;;; processes that outlive their container.
 (use-modules (srfi srfi-1)
@@ -25,6 +27,12 @@ space that Guile fits in and the hoard does not."
                     "guile-lambda" command "--timeout" "30")
               args)
       (append (list "guile-lambda" command "--timeout" "1") args)))
+
+;; Through the supervisor the container is a process of its own: what
+;; kills it is reported as the platform reports it, and memory is
+;; limited by --memory (a cgroup, or a poll), so the hoard is killed.
+(define supervised-patterns
+  '(("memory" . "^RequestId: ID Error: Runtime (ran out of memory|exited with error: signal: killed)")))
 
 ;; Each fault: its name, the errorType of its event, a pattern for the
 ;; errorMessage (ID is the request id), and whether the process survives
@@ -59,12 +67,12 @@ space that Guile fits in and the hoard does not."
          (string-match (message-pattern pattern (or id ""))
                        (json-ref error "errorMessage")))))
 
-(define (run-fault-batch fault position count)
+(define* (run-fault-batch fault position count #:optional (isolation "none"))
   "A batch of COUNT events with FAULT at POSITION (1-based)."
   (let ((input (string-concatenate
                 (map (lambda (i) (if (= i position) (event fault) "{}\n"))
                      (iota count 1))))
-        (args (fault-command fault "batch" handler)))
+        (args (fault-command fault "batch" "--isolation" isolation handler)))
     (run args #:input input)))
 
 (define (record-error record)
@@ -73,24 +81,25 @@ space that Guile fits in and the hoard does not."
        (cons (cons "requestId" (json-ref record "requestId"))
              (json-ref record "error"))))
 
-(define (check-batch fault type pattern survives? position count)
-  (let* ((r (run-fault-batch fault position count))
+(define* (check-batch fault type pattern survives? position count
+                      #:optional (isolation "none"))
+  (let* ((r (run-fault-batch fault position count isolation))
          (records (run-records r))
          (lines (map (lambda (rec) (json-ref rec "line")) records))
          (faulty (find (lambda (rec) (= position (json-ref rec "line")))
                        records))
          (ids (map (lambda (rec) (json-ref rec "requestId")) records)))
-    (test-assert (format #f "~a at line ~a of ~a: exit status is not 0"
-                         fault position count)
+    (test-assert (format #f "~a at line ~a of ~a (~a): exit status is not 0"
+                         fault position count isolation)
                  (not (eqv? 0 (run-status r))))
-    (test-equal (format #f "~a at line ~a of ~a: a record for each line run, once, in order"
-                        fault position count)
+    (test-equal (format #f "~a at line ~a of ~a (~a): a record for each line run, once, in order"
+                        fault position count isolation)
                 (iota (if survives? count position) 1) lines)
-    (test-assert (format #f "~a at line ~a of ~a: the request ids are unique"
-                         fault position count)
+    (test-assert (format #f "~a at line ~a of ~a (~a): the request ids are unique"
+                         fault position count isolation)
                  (= (length ids) (length (delete-duplicates ids))))
-    (test-assert (format #f "~a at line ~a of ~a: its record says ~a"
-                         fault position count type)
+    (test-assert (format #f "~a at line ~a of ~a (~a): its record says ~a"
+                         fault position count isolation type)
                  (error-matches? (record-error faulty) type pattern))
     (unless survives?
       (test-assert (format #f "~a at line ~a of ~a: stderr names the event and the lines not run"
@@ -123,6 +132,13 @@ space that Guile fits in and the hoard does not."
                  (apply check-invoke (list-head f 3))
                  (check-batch (first f) (second f) (third f) (fourth f) 2 3))
                faults)
+     ;; Through the supervisor: the same faults, and the stream goes on.
+     (for-each (lambda (f)
+                 (check-batch (first f) (second f)
+                              (or (assoc-ref supervised-patterns (first f))
+                                  (third f))
+                              #t 2 3 "process"))
+               faults)
      ;; A fault on the first and on the last line too.
      (for-each (lambda (name)
                  (let ((f (assoc name faults)))
@@ -142,7 +158,8 @@ space that Guile fits in and the hoard does not."
                                     (or (json-ref (false-if-exception (run-json r))
                                                   "errorMessage")
                                         ""))))
-     (let* ((r (guile-lambda "batch" handler #:input "{}\n{}\n"
+     (let* ((r (guile-lambda "batch" "--isolation" "none" handler
+                             #:input "{}\n{}\n"
                              #:env '(("GL_FAULT_INIT" . "stuck-c"))))
             (records (run-records r)))
        (test-equal "stuck in C in init, batch: one record, for line 1" '(1)
@@ -217,7 +234,7 @@ space that Guile fits in and the hoard does not."
      ;; waits for its next line and while it runs events.
      (let ((r (run (list "bash" "-c" "
 { echo '{}'; sleep 0.3; echo '{}'; sleep 0.3; echo '{}'; } |
-  guile-lambda batch \"$1\" & pid=$!
+  guile-lambda batch --isolation none \"$1\" & pid=$!
 ( while kill -URG $pid 2>/dev/null; do sleep 0.002; done ) &
 wait $pid; echo \"status $?\" >&2" "bash" handler))))
        (test-equal "a storm of SIGURG loses no event" '(1 2 3)
