@@ -21,20 +21,25 @@ set -u
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
 me="curl-bootstrap"
 
+# The Runtime API is on this host: no proxy of the environment's.
+api_curl() {
+  curl -sS --noproxy '*' "$@"
+}
+
 # post PATH BODY [ERROR-TYPE]: send BODY to the API; 0 if it was taken.
 post() {
   if [ $# -ge 3 ]; then
-    status=$(printf '%s' "$2" | curl -sS -o /dev/null -w '%{http_code}' \
+    code=$(printf '%s' "$2" | api_curl -o /dev/null -w '%{http_code}' \
       -X POST -H 'Content-Type: application/json' \
       -H "Lambda-Runtime-Function-Error-Type: $3" \
       --data-binary @- "$api/$1") || return 1
   else
-    status=$(printf '%s' "$2" | curl -sS -o /dev/null -w '%{http_code}' \
+    code=$(printf '%s' "$2" | api_curl -o /dev/null -w '%{http_code}' \
       -X POST -H 'Content-Type: application/json' \
       --data-binary @- "$api/$1") || return 1
   fi
-  [ "$status" = 202 ] ||
-    echo "$me: the Runtime API answered $status to POST $1" >&2
+  [ "$code" = 202 ] ||
+    echo "$me: the Runtime API answered $code to POST $1" >&2
 }
 
 # error_object TYPE MESSAGE: Lambda's error object (MESSAGE has no quotes).
@@ -81,7 +86,7 @@ esac
 # The invocations: the long poll for `next' has no time limit.
 INVOCATION=0
 while :; do
-  response=$(curl -sS -i "$api/invocation/next") || {
+  response=$(api_curl -i "$api/invocation/next") || {
     echo "$me: cannot get the next invocation from $api" >&2
     exit 1
   }
