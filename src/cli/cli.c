@@ -87,7 +87,9 @@ Commands:\n\
                            meta-commands that step invocations (,help lambda)\n\
   bootstrap                a Lambda custom runtime: serve the handler named by\n\
                            _HANDLER to the Runtime API at\n\
-                           $AWS_LAMBDA_RUNTIME_API, as on AWS Lambda\n\
+                           $AWS_LAMBDA_RUNTIME_API, as on AWS Lambda; where\n\
+                           the API sends no usable deadline, the timeout is\n\
+                           $AWS_LAMBDA_FUNCTION_TIMEOUT seconds (default 3)\n\
 \n\
 HANDLER is FILE.scm (procedure `handler'), FILE.scm:PROC, or NAME.PROC\n\
 (file NAME.scm under $LAMBDA_TASK_ROOT or the current directory).\n\
@@ -208,6 +210,9 @@ env_default (const char *key, const char *value)
 static int
 bootstrap_parse (struct cli *cli, int argc, char **argv)
 {
+  const char *v;
+  char *end;
+
   if (optind < argc)
     return usage_error ("bootstrap takes no arguments: it reads _HANDLER, "
                         "LAMBDA_TASK_ROOT and AWS_LAMBDA_RUNTIME_API"), -1;
@@ -222,6 +227,16 @@ bootstrap_parse (struct cli *cli, int argc, char **argv)
   if (getenv ("AWS_LAMBDA_RUNTIME_API") == NULL)
     return usage_error ("bootstrap needs AWS_LAMBDA_RUNTIME_API, the "
                         "Runtime API's HOST:PORT"), -1;
+  /* The timeout when the Runtime API gives no usable deadline (local
+     emulators); the emulators' own variable, as the AWS one reads it. */
+  v = getenv ("AWS_LAMBDA_FUNCTION_TIMEOUT");
+  if (v != NULL && *v != '\0')
+    {
+      cli->timeout_s = strtod (v, &end);
+      if (*end != '\0' || !(cli->timeout_s > 0 && cli->timeout_s <= 900))
+        return usage_error ("AWS_LAMBDA_FUNCTION_TIMEOUT takes seconds from "
+                            "more than 0 up to 900, not '%s'", v), -1;
+    }
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "http/http.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct answer {
   struct gl_request req;
   char *arn;
   char *trace_id;
+  char *deadline;               /* as the header said it */
 };
 
 static const char *program = "guile-lambda bootstrap";
@@ -67,22 +69,57 @@ header_json (const gl_http_response_t *res, const char *name)
   return SCM_UNBNDP (x) ? SCM_BOOL_F : x;
 }
 
+/* A deadline is wall-clock time in milliseconds since the epoch.  Some
+   local emulators send something else (@vercel/fun sends "5000"): taken
+   as a time, it passed long before the handler began, and every
+   invocation would time out at once.  A value before 2001-09-09 (10^12
+   ms) is no such time, so the invocation gets the function's timeout
+   instead (0 says so to the engine), and the log says it once. */
+#define DEADLINE_EPOCH_MS_MIN 1000000000000LL
+
+static int64_t
+deadline_parse (const char *v)
+{
+  static int warned;
+  long long ms = 0;
+  char *end = NULL;
+
+  if (v != NULL)
+    {
+      errno = 0;
+      ms = strtoll (v, &end, 10);
+      if (end != v && *end == '\0' && errno == 0
+          && ms >= DEADLINE_EPOCH_MS_MIN)
+        return ms;
+    }
+  if (warned)
+    return 0;
+  warned = 1;
+  if (v != NULL)
+    fprintf (stderr, "%s: the Runtime API sent Lambda-Runtime-Deadline-Ms "
+             "'%s', not a time in milliseconds since the epoch: ", program, v);
+  else
+    fprintf (stderr, "%s: the Runtime API sent no "
+             "Lambda-Runtime-Deadline-Ms: ", program);
+  fprintf (stderr, "each invocation gets the function's timeout instead "
+           "($AWS_LAMBDA_FUNCTION_TIMEOUT seconds, default 3)\n");
+  return 0;
+}
+
 /* The context's values come from `next''s headers, as on Lambda. */
 static void
 answer_request_fill (struct answer *a, const gl_http_response_t *res)
 {
   const char *id = gl_http_header_find (res->headers, res->nheaders,
                                         "Lambda-Runtime-Aws-Request-Id");
-  const char *deadline = gl_http_header_find (res->headers, res->nheaders,
-                                              "Lambda-Runtime-Deadline-Ms");
   const char *tenant = gl_http_header_find (res->headers, res->nheaders,
                                             "Lambda-Runtime-Aws-Tenant-Id");
 
   snprintf (a->req.request_id, sizeof a->req.request_id, "%s", id ? id : "");
-  a->req.deadline_epoch_ms = deadline ? strtoll (deadline, NULL, 10) : 0;
   a->arn = header_dup (res, "Lambda-Runtime-Invoked-Function-Arn");
   a->req.invoked_arn = a->arn;
   a->trace_id = header_dup (res, "Lambda-Runtime-Trace-Id");
+  a->deadline = header_dup (res, "Lambda-Runtime-Deadline-Ms");
   a->req.client_context = header_json (res, "Lambda-Runtime-Client-Context");
   a->req.identity = header_json (res, "Lambda-Runtime-Cognito-Identity");
   a->req.tenant_id = tenant ? scm_from_utf8_string (tenant) : SCM_BOOL_F;
@@ -117,6 +154,7 @@ answer_free (struct answer *a)
   gl_buf_free (&a->body);
   free (a->arn);
   free (a->trace_id);
+  free (a->deadline);
 }
 
 /* Send a request and wait for its answer, running only the client's
@@ -225,6 +263,7 @@ event_run (struct runtime *rt, struct answer *next)
   SCM event;
   int r;
 
+  next->req.deadline_epoch_ms = deadline_parse (next->deadline);
   if (next->trace_id)
     setenv ("_X_AMZN_TRACE_ID", next->trace_id, 1);
   else

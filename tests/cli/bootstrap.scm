@@ -9,12 +9,13 @@
              (tests lib cli)
              (tests lib runtime-api))
 
-(define (bootstrap-env api handler)
-  (list "env" (string-append "AWS_LAMBDA_RUNTIME_API=" (api-address api))
-        (string-append "_HANDLER=" handler)
-        (string-append "LAMBDA_TASK_ROOT=" (dirname (fixture "bootstrap.scm")))
-        "AWS_LAMBDA_FUNCTION_NAME=test"
-        "guile-lambda" "bootstrap"))
+(define* (bootstrap-env api handler #:optional (env '()))
+  `("env" ,(string-append "AWS_LAMBDA_RUNTIME_API=" (api-address api))
+    ,(string-append "_HANDLER=" handler)
+    ,(string-append "LAMBDA_TASK_ROOT=" (dirname (fixture "bootstrap.scm")))
+    "AWS_LAMBDA_FUNCTION_NAME=test"
+    ,@env
+    "guile-lambda" "bootstrap"))
 
 (define (json body) (json-string->scm body #:ordered #t))
 
@@ -83,6 +84,45 @@
                                     "lambda-runtime-function-error-type"))
              (test-equal "and the runtime exits, as Lambda asks" 1
                          (process-wait p 10)))))))
+
+   ;; @vercel/fun sends "Lambda-Runtime-Deadline-Ms: 5000": no time since
+   ;; the epoch.  Taken as one, every invocation timed out at once.
+   (call-with-runtime-api
+    '(("req-d1" "{\"spinMs\":200}" ("Lambda-Runtime-Deadline-Ms" . "5000"))
+      ("req-d2" "{\"spinMs\":3000}" ("Lambda-Runtime-Deadline-Ms" . "5000"))
+      ("req-d3" "{}"))
+     (lambda (api)
+       (call-with-process (bootstrap-env api "bootstrap.handler"
+                                         '("AWS_LAMBDA_FUNCTION_TIMEOUT=1"))
+         (lambda (p)
+           (let* ((posts (api-wait-posts api 3))
+                  (post (lambda (id) (find (lambda (x) (equal? id (post-request-id x)))
+                                           posts)))
+                  (body (lambda (id) (json (post-body (post id))))))
+             (test-equal "a deadline that is no time: the work still runs"
+                         'response (post-kind (post "req-d1")))
+             (test-assert "within the function's timeout, AWS_LAMBDA_FUNCTION_TIMEOUT"
+                          (let ((left (assoc-ref (body "req-d1") "remainingMs")))
+                            (and (> left 0) (<= left 1000))))
+             (test-equal "which still ends work that runs past it"
+                         '("Sandbox.Timedout" "Task timed out after 1.00 seconds")
+                         (map (lambda (k) (assoc-ref (body "req-d2") k))
+                              '("errorType" "errorMessage")))
+             (test-assert "a real deadline still counts, past the function's timeout"
+                          (> (assoc-ref (body "req-d3") "remainingMs") 1000))
+             (kill (process-pid p) SIGTERM)
+             (process-wait p 10)
+             (let ((log (get-string-all (process-errors p))))
+               (test-equal "and the log says so once, naming the header" 1
+                           (length (list-matches "Lambda-Runtime-Deadline-Ms '5000'"
+                                                 log)))))))))
+
+   (let ((r (guile-lambda "bootstrap"
+                          #:env '(("AWS_LAMBDA_RUNTIME_API" . "127.0.0.1:9")
+                                  ("_HANDLER" . "bootstrap.handler")
+                                  ("AWS_LAMBDA_FUNCTION_TIMEOUT" . "soon")))))
+     (test-equal "a timeout that is not seconds: bad usage" 2 (run-status r))
+     (test-assert "which it names" (stderr-has? r "AWS_LAMBDA_FUNCTION_TIMEOUT")))
 
    (let ((r (guile-lambda "bootstrap" #:env '(("AWS_LAMBDA_RUNTIME_API" . "127.0.0.1:9")))))
      (test-equal "without _HANDLER: bad usage" 2 (run-status r))

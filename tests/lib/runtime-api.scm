@@ -71,17 +71,21 @@
            (begin (set-api-events! api (cdr events)) (car events))))))
 
 (define (event-answer port event)
-  ;; EVENT: (request-id json . extra-headers)
-  (answer port 200
-          (append `(("Lambda-Runtime-Aws-Request-Id" . ,(car event))
-                    ("Lambda-Runtime-Deadline-Ms"
-                     . ,(number->string (+ (* 1000 (current-time)) 30000)))
-                    ("Lambda-Runtime-Invoked-Function-Arn"
-                     . "arn:aws:lambda:us-east-1:000000000000:function:test")
-                    ("Lambda-Runtime-Trace-Id" . "Root=1-test;Sampled=0")
-                    ("Content-Type" . "application/json"))
-                  (cddr event))
-          (cadr event)))
+  ;; EVENT: (request-id json . extra-headers); an extra header replaces
+  ;; the default of the same name.
+  (let* ((extra (cddr event))
+         (defaults
+           `(("Lambda-Runtime-Aws-Request-Id" . ,(car event))
+             ("Lambda-Runtime-Deadline-Ms"
+              . ,(number->string (+ (* 1000 (current-time)) 30000)))
+             ("Lambda-Runtime-Invoked-Function-Arn"
+              . "arn:aws:lambda:us-east-1:000000000000:function:test")
+             ("Lambda-Runtime-Trace-Id" . "Root=1-test;Sampled=0")
+             ("Content-Type" . "application/json"))))
+    (answer port 200
+            (append (remove (lambda (h) (assoc (car h) extra)) defaults)
+                    extra)
+            (cadr event))))
 
 (define (post-record! api target headers body)
   (let* ((parts (string-split target #\/))
