@@ -30,7 +30,6 @@ struct runtime {
   uv_loop_t loop;
   gl_http_client_t client;
   const char *api;
-  int reset;                    /* the last invocation reset the container */
 };
 
 /* One answer of the Runtime API, and what `next' says of the event. */
@@ -295,8 +294,10 @@ event_run (struct runtime *rt, struct answer *next)
                 next->req.request_id);
       r = error_post (rt, target, inv->result_json);
     }
+  /* A reset (a timeout, an exit, an uncaught error) made the engine
+     cold: the next event inits again, in this process, which every
+     Runtime API server can live with (a supervisor may kill it). */
   gl_inflight_clear ();
-  rt->reset = inv->reset;
   return r;
 }
 
@@ -333,11 +334,7 @@ runtime_serve (struct runtime *rt)
           api_failed (rt, "post the outcome of an invocation", r);
           return 1;
         }
-      /* A timeout, an exit, an uncaught error or memory exhaustion
-         resets the container: on Lambda its process goes, as the Node
-         runtime's does (with status 129) after posting the error. */
-      if (rt->reset)
-        return 129;
+
     }
 }
 

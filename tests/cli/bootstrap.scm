@@ -87,8 +87,7 @@
 
    ;; @vercel/fun sends "Lambda-Runtime-Deadline-Ms: 5000": no time since
    ;; the epoch.  Taken as one, every invocation timed out at once.
-   ;; The timeout resets the container, and the runtime then exits, as
-   ;; Lambda's do: req-d2 comes last.
+   ;; The timeout resets the container: req-d2 comes last.
    (call-with-runtime-api
     '(("req-d1" "{\"spinMs\":200}" ("Lambda-Runtime-Deadline-Ms" . "5000"))
       ("req-d3" "{}")
