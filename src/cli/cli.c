@@ -81,8 +81,9 @@ Commands:\n\
   invoke HANDLER [EVENT]   run one invocation; EVENT is inline JSON, @FILE,\n\
                            or - for standard input (default: {})\n\
   batch HANDLER [FILE|-]   run each line of an NDJSON stream (default: standard\n\
-                           input) as one event in one container, and print\n\
-                           one NDJSON record per event, in input order\n\
+                           input) as one event, through a pool of containers\n\
+                           (worker processes), and print one NDJSON record\n\
+                           per event, in input order\n\
   repl [HANDLER]           Guile's REPL in the handler's module, with\n\
                            meta-commands that step invocations (,help lambda)\n\
   bootstrap                a Lambda custom runtime: serve the handler named by\n\
@@ -104,6 +105,14 @@ Options:\n\
       --event-template KIND  invoke: a sample event of KIND (apigw-v2, sqs,\n\
                            s3-put, eventbridge-scheduled, apigw-v1, sns,\n\
                            dynamodb) instead of EVENT\n\
+      --isolation MODE     batch: process (default: each container a worker\n\
+                           process behind the Runtime API) or none (one\n\
+                           container in this process)\n\
+      --concurrency N      batch: N containers (default 1)\n\
+      --unordered          batch: each record as soon as its event completes\n\
+      --runtime-command CMD  batch: run CMD (with sh -c) as each container,\n\
+                           any Lambda Runtime API client, instead of\n\
+                           guile-lambda bootstrap\n\
       --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
                            (default 37146; 0: any free port, printed on\n\
                            standard error), for Geiser\n\
@@ -116,8 +125,9 @@ handler prints) to standard error.\n\
 Exit status of invoke: 0 success, 1 function error, 2 bad usage or bad\n\
 input, 3 init error, 74 the result could not be written, 124 timeout.\n\
 Exit status of batch: 0 if every event succeeded and every record was\n\
-written, 1 otherwise, 2 bad usage, 74 a record could not be written,\n\
-124 a handler stuck in C code past its timeout.\n\
+written, 1 otherwise, 2 bad usage, 74 a record could not be written;\n\
+with --isolation none, 124 if a handler is stuck in C code past its\n\
+timeout.\n\
 \n\
 Batch records hold requestId, line, status (success, error or timeout),\n\
 result or error, durationMs, billedDurationMs, maxMemoryUsedMB, and\n\
