@@ -123,3 +123,4 @@ TEST_HANDLERS += tests/handlers/freeze-thaw.scm
 TEST_HANDLERS += tests/handlers/memory-use.scm
 TEST_HANDLERS += tests/handlers/model-interpreter.scm
 TEST_HANDLERS += tests/handlers/rule7-later-turn.scm
+TEST_HANDLERS += tests/handlers/slow-echo.scm

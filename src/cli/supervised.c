@@ -13,12 +13,14 @@
 #include "core/json.h"
 #include "service/service.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -57,6 +59,11 @@ struct batch {
   unsigned long admitted;       /* lines taken from the queue */
   unsigned long next_write;     /* the record whose turn it is */
   struct slot ring[WINDOW];
+  uv_timer_t progress;          /* on a terminal: the progress line */
+  int progress_on;
+  uint64_t started;             /* uv_now at the start, ms */
+  unsigned long total;          /* events in a regular file, or 0 */
+  unsigned long errors;
   int failed;
   int status;                   /* the exit status, once decided */
   int stopping;
@@ -125,12 +132,61 @@ reader_main (void *data)
 
 /* The loop. */
 
+/* The progress line: records done (of how many, when the input is a
+   file), errors, rate; it goes when the run ends. */
+static void
+progress_on_timer (uv_timer_t *t)
+{
+  struct batch *b = t->data;
+  char text[160], of[32] = "";
+  unsigned long written;
+  double seconds;
+
+  pthread_mutex_lock (&b->lock);
+  written = b->written;
+  pthread_mutex_unlock (&b->lock);
+  seconds = (double) (uv_now (&b->loop) - b->started) / 1000.0;
+  if (b->total)
+    snprintf (of, sizeof of, "/%lu", b->total);
+  snprintf (text, sizeof text, "batch: %lu%s done, %lu error%s, %.0f/s",
+            written, of, b->errors, b->errors == 1 ? "" : "s",
+            seconds > 0 ? written / seconds : 0.0);
+  gl_log_status (text);
+}
+
+/* Non-blank lines in a regular file, read without moving its offset. */
+static unsigned long
+lines_count (int fd)
+{
+  char buf[65536];
+  unsigned long n = 0;
+  off_t at = 0;
+  ssize_t got, i;
+  int blank = 1;
+  struct stat st;
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    return 0;
+  while ((got = pread (fd, buf, sizeof buf, at)) > 0)
+    {
+      for (i = 0; i < got; i++)
+        if (buf[i] == '\n')
+          n += !blank, blank = 1;
+        else if (!isspace ((unsigned char) buf[i]))
+          blank = 0;
+      at += got;
+    }
+  return n + !blank;
+}
+
 static void
 service_on_closed (void *data)
 {
   struct batch *b = data;
 
   uv_close ((uv_handle_t *) &b->wake, NULL);
+  if (b->progress_on)
+    uv_close ((uv_handle_t *) &b->progress, NULL);
 }
 
 static void
@@ -139,6 +195,11 @@ batch_stop (struct batch *b)
   if (b->stopping)
     return;
   b->stopping = 1;
+  if (b->progress_on)
+    {
+      uv_timer_stop (&b->progress);
+      gl_log_status (NULL);
+    }
   pthread_mutex_lock (&b->lock);
   b->eof = 1;
   pthread_cond_signal (&b->room);
@@ -198,7 +259,7 @@ batch_on_outcome (const struct gl_service_outcome *o, void *data)
   struct slot *s = &b->ring[o->seq % WINDOW];
 
   if (strcmp (o->status, "success") != 0)
-    b->failed = 1;
+    b->failed = 1, b->errors++;
   gl_record_format (&s->record, s->lineno, o->request_id, o->status, o->json,
                     o->report);
   s->done = 1;
@@ -218,6 +279,7 @@ line_admit (struct batch *b, struct line *l)
   if (SCM_UNBNDP (gl_json_decode (l->text, l->len, err, sizeof err)))
     {
       b->failed = 1;
+      b->errors++;
       gl_record_format_invalid (&s->record, l->lineno, err);
       s->done = 1;
       if (b->opt->unordered)
@@ -282,6 +344,15 @@ gl_batch_supervised (const struct gl_supervised *opt)
     return 70;
   uv_async_init (&b->loop, &b->wake, wake_on_async);
   b->wake.data = b;
+  if (isatty (STDERR_FILENO))
+    {
+      b->progress_on = 1;
+      b->total = lines_count (opt->fd);
+      b->started = uv_now (&b->loop);
+      uv_timer_init (&b->loop, &b->progress);
+      b->progress.data = b;
+      uv_timer_start (&b->progress, progress_on_timer, 200, 200);
+    }
   pthread_create (&b->reader, NULL, reader_main, b);
   uv_run (&b->loop, UV_RUN_DEFAULT);
   /* A reader still blocked in read() after a stop ends with the

@@ -62,7 +62,7 @@ gl_log_set_origin_request_id (const char *id)
 }
 
 static void
-write_all (int fd, const char *s, size_t n)
+fd_write (int fd, const char *s, size_t n)
 {
   while (n > 0)
     {
@@ -76,6 +76,42 @@ write_all (int fd, const char *s, size_t n)
       s += w;
       n -= (size_t) w;
     }
+}
+
+/* A status line at the bottom of a terminal (batch's progress): each
+   log line is written above it, and it is drawn again below.  Only the
+   loop thread of a supervisor sets one. */
+static char status_line[256];
+
+static void
+write_all (int fd, const char *s, size_t n)
+{
+  if (status_line[0] == '\0' || fd != STDERR_FILENO)
+    return fd_write (fd, s, n);
+  fd_write (fd, "\r\033[K", 4);
+  fd_write (fd, s, n);
+  fd_write (fd, status_line, strlen (status_line));
+}
+
+void
+gl_log_status (const char *text)
+{
+  if (text == NULL || *text == '\0')
+    {
+      if (status_line[0])
+        fd_write (STDERR_FILENO, "\r\033[K", 4);
+      status_line[0] = '\0';
+      return;
+    }
+  snprintf (status_line, sizeof status_line, "%s", text);
+  fd_write (STDERR_FILENO, "\r\033[K", 4);
+  fd_write (STDERR_FILENO, status_line, strlen (status_line));
+}
+
+void
+gl_log_raw (const char *s, size_t n)
+{
+  write_all (STDERR_FILENO, s, n);
 }
 
 static void

@@ -31,6 +31,12 @@ void gl_log_printf (enum gl_log_level level, const char *fmt, ...)
    format a line whose message is the error object itself. */
 void gl_log_error_object (const char *label, const char *error_json);
 
+/* Whole lines (a container's) as they are, to the log. */
+void gl_log_raw (const char *s, size_t n);
+/* A line kept at the bottom of a terminal, below the log (batch's
+   progress); NULL or "" removes it. */
+void gl_log_status (const char *text);
+
 /* Platform lines: START, then END and REPORT together (one write). */
 void gl_log_start (const char *request_id);
 struct gl_report {

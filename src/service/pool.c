@@ -199,15 +199,13 @@ log_lines_emit (struct log_pipe *lp, int all)
   for (i = 0; i < b->len; i++)
     if (b->data[i] == '\n')
       {
-        if (write (STDERR_FILENO, b->data + start, i + 1 - start) < 0)
-          break;
+        gl_log_raw (b->data + start, i + 1 - start);
         start = i + 1;
       }
   if (all && start < b->len)
     {
       gl_buf_putc (b, '\n');
-      if (write (STDERR_FILENO, b->data + start, b->len - start) < 0)
-        start = b->len;
+      gl_log_raw (b->data + start, b->len - start);
       start = b->len;
     }
   memmove (b->data, b->data + start, b->len - start);

@@ -235,4 +235,22 @@
        (test-assert "in a fresh container"
                     (and (= 2 (length records))
                          (number? (json-ref (cadr records) "initDurationMs"))))
-       (test-equal "exit status 1" 1 (run-status r))))))
+       (test-equal "exit status 1" 1 (run-status r))))
+
+   (test-group "a progress line on a terminal"
+     ;; script(1) gives batch a terminal for its standard error.
+     (let* ((events (temp-file (string-concatenate (make-list 8 "{}\n"))))
+            (r (run (list "script" "-qec"
+                          (string-append "guile-lambda batch "
+                                         (fixture "slow-echo.scm") " " events
+                                         " >/dev/null 2>/dev/tty")
+                          "/dev/null")))
+            (tty (run-stdout r)))
+       (delete-file events)
+       (test-assert "says how many of the file's events are done, errors and rate"
+                    (string-match "batch: [0-9]+/8 done, 0 errors, [0-9]+/s" tty))
+       (test-assert "and disappears when the run ends"
+                    (string-suffix? "\r\x1b[K" tty))))
+     (let ((r (guile-lambda "batch" (fixture "slow-echo.scm") #:input "{}\n")))
+       (test-assert "not when standard error is no terminal"
+                    (not (stderr-has? r "batch: ")))))))
