@@ -105,12 +105,12 @@ Options:\n\
       --event-template KIND  invoke: a sample event of KIND (apigw-v2, sqs,\n\
                            s3-put, eventbridge-scheduled, apigw-v1, sns,\n\
                            dynamodb) instead of EVENT\n\
-      --isolation MODE     batch: process (default: each container a worker\n\
-                           process behind the Runtime API) or none (one\n\
-                           container in this process)\n\
+      --isolation MODE     process (each container a worker process behind\n\
+                           the Runtime API; batch's default) or none (one\n\
+                           container in this process; invoke's default)\n\
       --concurrency N      batch: N containers (default 1)\n\
       --unordered          batch: each record as soon as its event completes\n\
-      --runtime-command CMD  batch: run CMD (with sh -c) as each container,\n\
+      --runtime-command CMD  run CMD (with sh -c) as each container,\n\
                            any Lambda Runtime API client, instead of\n\
                            guile-lambda bootstrap\n\
       --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
@@ -375,11 +375,19 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if (cli->listen && strcmp (cli->command, "repl") != 0)
     return usage_error ("--listen works only with repl, not %s",
                         cli->command), -1;
-  if ((cli->isolated || cli->concurrency || cli->unordered
-       || cli->runtime_command) && strcmp (cli->command, "batch") != 0)
-    return usage_error ("--isolation, --concurrency, --unordered and "
-                        "--runtime-command work only with batch, not %s",
-                        cli->command), -1;
+  if ((cli->concurrency || cli->unordered)
+      && strcmp (cli->command, "batch") != 0)
+    return usage_error ("--concurrency and --unordered work only with "
+                        "batch, not %s", cli->command), -1;
+  if ((cli->isolated || cli->runtime_command)
+      && strcmp (cli->command, "batch") != 0
+      && strcmp (cli->command, "invoke") != 0)
+    return usage_error ("--isolation and --runtime-command work only with "
+                        "batch and invoke, not %s", cli->command), -1;
+  if (cli->runtime_command && strcmp (cli->command, "invoke") == 0
+      && cli->isolated <= 0)
+    return usage_error ("invoke runs --runtime-command only with "
+                        "--isolation process"), -1;
   if ((cli->concurrency > 1 || cli->unordered || cli->runtime_command)
       && cli->isolated < 0)
     return usage_error ("--concurrency, --unordered and --runtime-command "
@@ -645,6 +653,29 @@ invoke_status (const struct gl_invocation *inv)
     }
 }
 
+/* invoke's event: its JSON text in TEXT, and its value; SCM_UNDEFINED
+   after a usage error. */
+static SCM
+invoke_event (struct cli *cli, struct gl_buf *text)
+{
+  char err[512];
+  SCM event;
+
+  if (cli->event_template)
+    {
+      if (event_template_text (cli->event_template, text) != 0)
+        return SCM_UNDEFINED;
+    }
+  else if (event_text_read (cli->input, text) != 0)
+    return SCM_UNDEFINED;
+  event = gl_json_decode (text->data, text->len, err, sizeof err);
+  if (SCM_UNBNDP (event))
+    fprintf (stderr, "%s: the event is not valid JSON: %s\n"
+             "Give the event as inline JSON, @FILE or - for standard "
+             "input.\n", program, err);
+  return event;
+}
+
 static int
 invoke_run (struct cli *cli)
 {
@@ -652,27 +683,14 @@ invoke_run (struct cli *cli)
   struct gl_request req;
   struct gl_report report;
   struct gl_invocation *inv;
-  char err[512];
   SCM event;
   int written;
 
   gl_buf_init (&text);
-  if (cli->event_template)
-    {
-      if (event_template_text (cli->event_template, &text) != 0)
-        return EXIT_USAGE;
-    }
-  else if (event_text_read (cli->input, &text) != 0)
-    return EXIT_USAGE;
-  event = gl_json_decode (text.data, text.len, err, sizeof err);
+  event = invoke_event (cli, &text);
   gl_buf_free (&text);
   if (SCM_UNBNDP (event))
-    {
-      fprintf (stderr, "%s: the event is not valid JSON: %s\n"
-               "Give the event as inline JSON, @FILE or - for standard "
-               "input.\n", program, err);
-      return EXIT_USAGE;
-    }
+    return EXIT_USAGE;
   request_init (&req);
   inv = gl_engine_invoke (&req, event, &report);
   written = result_line_write (inv->result_json);
@@ -923,31 +941,62 @@ batch_line_run (struct cli *cli, const char *line, size_t n)
   return inv->outcome != GL_SUCCEEDED;
 }
 
+/* The supervisor's settings from the command line; -1 if this program
+   cannot be found to start containers with. */
+static int
+supervised_init (struct gl_supervised *s, struct cli *cli,
+                 const struct gl_function *fn, char *self, size_t size)
+{
+  ssize_t n = readlink ("/proc/self/exe", self, size - 1);
+
+  if (n <= 0)
+    {
+      fprintf (stderr, "%s: cannot find this program to start containers "
+               "with: %s\n", program, strerror (errno));
+      return -1;
+    }
+  self[n] = '\0';
+  memset (s, 0, sizeof *s);
+  s->fn = fn;
+  s->handler = cli->handler;
+  s->runtime_command = cli->runtime_command;
+  s->program = self;
+  s->concurrency = cli->concurrency > 0 ? cli->concurrency : 1;
+  s->unordered = cli->unordered;
+  s->fd = STDIN_FILENO;
+  return 0;
+}
+
+/* invoke through the supervisor: one container, a process of its own. */
+static int
+invoke_isolated_run (struct cli *cli, const struct gl_function *fn)
+{
+  struct gl_supervised s;
+  struct gl_buf text;
+  char self[4096];
+  int r;
+
+  if (supervised_init (&s, cli, fn, self, sizeof self) != 0)
+    return 70;
+  gl_buf_init (&text);
+  if (SCM_UNBNDP (invoke_event (cli, &text)))
+    r = EXIT_USAGE;
+  else
+    r = gl_invoke_supervised (&s, text.data, text.len);
+  gl_buf_free (&text);
+  return r;
+}
+
 /* batch through the supervisor: a pool of worker processes. */
 static int
 batch_isolated_run (struct cli *cli, const struct gl_function *fn)
 {
   struct gl_supervised s;
   char self[4096];
-  ssize_t n;
   int r;
 
-  memset (&s, 0, sizeof s);
-  n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0)
-    {
-      fprintf (stderr, "%s: cannot find this program to start containers "
-               "with: %s\n", program, strerror (errno));
-      return 70;
-    }
-  self[n] = '\0';
-  s.fn = fn;
-  s.handler = cli->handler;
-  s.runtime_command = cli->runtime_command;
-  s.program = self;
-  s.concurrency = cli->concurrency > 0 ? cli->concurrency : 1;
-  s.unordered = cli->unordered;
-  s.fd = STDIN_FILENO;
+  if (supervised_init (&s, cli, fn, self, sizeof self) != 0)
+    return 70;
   if (cli->input && strcmp (cli->input, "-") != 0)
     {
       s.fd = gl_input_open (cli->input, "events file");
@@ -1098,6 +1147,14 @@ cli_main (SCM args)
                "to go, so nothing was run.\n", program);
       argv_free (argv, argc);
       return scm_from_int (EXIT_OUTPUT);
+    }
+  if (strcmp (cli.command, "invoke") == 0 && cli.isolated > 0)
+    {
+      gl_fatal_install (cli_fatal, &cli, 1);
+      r = invoke_isolated_run (&cli, &fn);
+      gl_fatal_disarm ();
+      argv_free (argv, argc);
+      return scm_from_int (r);
     }
   if (strcmp (cli.command, "batch") == 0 && cli.isolated >= 0)
     {

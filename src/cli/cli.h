@@ -55,5 +55,9 @@ struct gl_supervised {
   int unordered;
 };
 int gl_batch_supervised (const struct gl_supervised *s);
+/* invoke through one container: EVENT (LEN bytes of JSON) as the
+   event; prints the result and returns invoke's exit status. */
+int gl_invoke_supervised (const struct gl_supervised *s, const char *event,
+                          size_t len);
 
 #endif

@@ -377,3 +377,67 @@ gl_batch_supervised (const struct gl_supervised *opt)
   free (b);
   return status;
 }
+
+/* invoke --isolation process: one event through one container. */
+
+struct single {
+  struct gl_service *svc;
+  int status;
+  int written;
+};
+
+static void
+single_on_closed (void *data)
+{
+}
+
+static void
+single_on_outcome (const struct gl_service_outcome *o, void *data)
+{
+  struct single *one = data;
+
+  one->written = gl_results_write (o->json, strlen (o->json)) == 0
+    && gl_results_write ("\n", 1) == 0;
+  one->status = strcmp (o->status, "success") == 0 ? 0
+    : strcmp (o->status, "timeout") == 0 ? 124 : o->init ? 3 : 1;
+  if (!one->written)
+    {
+      fprintf (stderr, "%s: cannot write the result of request %s to "
+               "standard output: %s\n", program, o->request_id,
+               strerror (errno));
+      one->status = 74;
+    }
+  gl_service_close (one->svc, single_on_closed, one);
+}
+
+int
+gl_invoke_supervised (const struct gl_supervised *opt, const char *event,
+                      size_t len)
+{
+  struct gl_service_config cfg;
+  struct single one;
+  uv_loop_t loop;
+  char cwd[4096];
+
+  signal (SIGPIPE, SIG_IGN);
+  memset (&one, 0, sizeof one);
+  uv_loop_init (&loop);
+  memset (&cfg, 0, sizeof cfg);
+  cfg.fn = opt->fn;
+  cfg.handler = opt->handler;
+  cfg.task_root = getenv ("LAMBDA_TASK_ROOT");
+  if (cfg.task_root == NULL)
+    cfg.task_root = getcwd (cwd, sizeof cwd);
+  cfg.runtime_command = opt->runtime_command;
+  cfg.program = opt->program;
+  cfg.concurrency = 1;
+  cfg.on_outcome = single_on_outcome;
+  cfg.data = &one;
+  one.svc = gl_service_start (&loop, &cfg);
+  if (one.svc == NULL)
+    return 70;
+  gl_service_submit (one.svc, 0, event, len);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  uv_loop_close (&loop);
+  return one.status;
+}

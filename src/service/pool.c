@@ -159,6 +159,7 @@ event_finish_as (struct container *c, const char *status, const char *json,
   o.status = status;
   o.json = json;
   o.report = &report;
+  o.init = c->state == C_STARTING || c->init_error != NULL;
   c->event = NULL;
   c->init_ms = -1;
   svc->pending--;

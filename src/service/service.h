@@ -21,6 +21,7 @@ struct gl_service_outcome {
   const char *status;           /* "success", "error" or "timeout" */
   const char *json;             /* the result, or the error object */
   const struct gl_report *report;
+  int init;                     /* it failed in the container's init */
 };
 
 typedef void (*gl_outcome_cb) (const struct gl_service_outcome *o, void *data);

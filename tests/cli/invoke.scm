@@ -342,4 +342,24 @@
        (test-equal "with Lambda's message"
                    (string-append "RequestId: " (or (run-request-id r) "?")
                                   " Error: Runtime exited with error: exit status 3")
-                   (json-ref (run-json r) "errorMessage"))))))
+                   (json-ref (run-json r) "errorMessage"))))
+
+   (test-group "invoke --isolation process: one event through a container"
+     (let ((r (guile-lambda "invoke" "--isolation" "process"
+                            (example "hello.scm") "{\"name\":\"Ada\"}")))
+       (test-equal "the result" "{\"message\":\"Hello, Ada!\"}\n" (run-stdout r))
+       (test-equal "exit status 0" 0 (run-status r))
+       (test-assert "START, END and REPORT from the supervisor, with its cold start"
+                    (stderr-has? r "^REPORT RequestId: .*Init Duration: ")))
+     (let ((r (guile-lambda "invoke" "--isolation" "process" "--timeout" "1"
+                            (fixture "faults.scm") "{\"fault\":\"segv\"}")))
+       (test-equal "a container that dies: Runtime.ExitError, as Lambda says it"
+                   (string-append "RequestId: " (or (run-request-id r) "?")
+                                  " Error: Runtime exited with error: signal: segmentation fault")
+                   (json-ref (false-if-exception (run-json r)) "errorMessage"))
+       (test-equal "a function error: exit status 1" 1 (run-status r)))
+     (let ((r (guile-lambda "invoke" "--isolation" "process"
+                            (fixture "no-such-handler-file.scm"))))
+       (test-equal "an init error: exit status 3" 3 (run-status r))
+       (test-equal "and its error" "Runtime.ImportModuleError"
+                   (json-ref (false-if-exception (run-json r)) "errorType"))))))
