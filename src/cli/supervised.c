@@ -311,6 +311,26 @@ wake_on_async (uv_async_t *a)
     records_flush (b);
 }
 
+/* The service's settings from OPT; CWD holds the task root when
+   LAMBDA_TASK_ROOT does not say it. */
+static void
+service_config (struct gl_service_config *cfg,
+                const struct gl_supervised *opt, char *cwd, size_t size,
+                gl_outcome_cb on_outcome, void *data)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->fn = opt->fn;
+  cfg->handler = opt->handler;
+  cfg->task_root = getenv ("LAMBDA_TASK_ROOT");
+  if (cfg->task_root == NULL)
+    cfg->task_root = getcwd (cwd, size);
+  cfg->runtime_command = opt->runtime_command;
+  cfg->program = opt->program;
+  cfg->concurrency = opt->concurrency;
+  cfg->on_outcome = on_outcome;
+  cfg->data = data;
+}
+
 int
 gl_batch_supervised (const struct gl_supervised *opt)
 {
@@ -328,17 +348,7 @@ gl_batch_supervised (const struct gl_supervised *opt)
   for (i = 0; i < WINDOW; i++)
     gl_buf_init (&b->ring[i].record);
   uv_loop_init (&b->loop);
-  memset (&cfg, 0, sizeof cfg);
-  cfg.fn = opt->fn;
-  cfg.handler = opt->handler;
-  cfg.task_root = getenv ("LAMBDA_TASK_ROOT");
-  if (cfg.task_root == NULL)
-    cfg.task_root = getcwd (cwd, sizeof cwd);
-  cfg.runtime_command = opt->runtime_command;
-  cfg.program = opt->program;
-  cfg.concurrency = opt->concurrency;
-  cfg.on_outcome = batch_on_outcome;
-  cfg.data = b;
+  service_config (&cfg, opt, cwd, sizeof cwd, batch_on_outcome, b);
   b->svc = gl_service_start (&b->loop, &cfg);
   if (b->svc == NULL)
     return 70;
@@ -422,17 +432,8 @@ gl_invoke_supervised (const struct gl_supervised *opt, const char *event,
   signal (SIGPIPE, SIG_IGN);
   memset (&one, 0, sizeof one);
   uv_loop_init (&loop);
-  memset (&cfg, 0, sizeof cfg);
-  cfg.fn = opt->fn;
-  cfg.handler = opt->handler;
-  cfg.task_root = getenv ("LAMBDA_TASK_ROOT");
-  if (cfg.task_root == NULL)
-    cfg.task_root = getcwd (cwd, sizeof cwd);
-  cfg.runtime_command = opt->runtime_command;
-  cfg.program = opt->program;
+  service_config (&cfg, opt, cwd, sizeof cwd, single_on_outcome, &one);
   cfg.concurrency = 1;
-  cfg.on_outcome = single_on_outcome;
-  cfg.data = &one;
   one.svc = gl_service_start (&loop, &cfg);
   if (one.svc == NULL)
     return 70;

@@ -110,11 +110,7 @@ complete_error (struct gl_invocation *inv, const char *type,
   struct gl_buf b;
 
   gl_buf_init (&b);
-  gl_buf_puts (&b, "{\"errorType\":");
-  gl_json_escape (&b, type, strlen (type));
-  gl_buf_puts (&b, ",\"errorMessage\":");
-  gl_json_escape (&b, message, strlen (message));
-  gl_buf_puts (&b, ",\"stackTrace\":[]}");
+  gl_json_error (&b, type, message);
   complete (inv, strcmp (type, "Sandbox.Timedout") ? GL_FAILED : GL_TIMED_OUT,
             buf_to_gc_string (&b), by);
 }

@@ -943,6 +943,16 @@ escape_byte (struct gl_buf *out, unsigned char c)
 }
 
 void
+gl_json_error (struct gl_buf *out, const char *type, const char *message)
+{
+  gl_buf_puts (out, "{\"errorType\":");
+  gl_json_escape (out, type, strlen (type));
+  gl_buf_puts (out, ",\"errorMessage\":");
+  gl_json_escape (out, message, strlen (message));
+  gl_buf_puts (out, ",\"stackTrace\":[]}");
+}
+
+void
 gl_json_escape (struct gl_buf *out, const char *str, size_t len)
 {
   const unsigned char *s = (const unsigned char *) str;

@@ -26,6 +26,11 @@ int gl_json_encode (SCM obj, struct gl_buf *out, char *err, size_t errlen);
    thread-safe: the watchdog uses it when Guile cannot be entered. */
 void gl_json_escape (struct gl_buf *out, const char *s, size_t len);
 
+/* Append Lambda's error object {errorType, errorMessage, stackTrace: []}
+   for TYPE and MESSAGE.  Pure C, as gl_json_escape. */
+void gl_json_error (struct gl_buf *out, const char *type,
+                    const char *message);
+
 /* Define json-string->scm and scm->json-string in the current module. */
 void gl_json_init (void);
 

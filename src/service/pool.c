@@ -111,11 +111,7 @@ json_error (const char *type, const char *message)
   struct gl_buf b;
 
   gl_buf_init (&b);
-  gl_buf_puts (&b, "{\"errorType\":");
-  gl_json_escape (&b, type, strlen (type));
-  gl_buf_puts (&b, ",\"errorMessage\":");
-  gl_json_escape (&b, message, strlen (message));
-  gl_buf_puts (&b, ",\"stackTrace\":[]}");
+  gl_json_error (&b, type, message);
   return b.data;
 }
 
