@@ -66,6 +66,7 @@ struct container {
   int running;                  /* the process has not been reaped */
   int closing;                  /* its process handles still closing */
   int killed_timeout;           /* we killed it at the deadline */
+  int doomed;                   /* killed: no event may go to it */
   struct log_pipe out, err;
   uv_timer_t timer;             /* init limit, then the deadline */
   gl_http_server_t api;
@@ -469,14 +470,18 @@ container_spawn (struct container *c)
   c->spawn_ns = gl_now_ns ();
   c->state = C_STARTING;
   c->killed_timeout = 0;
+  c->doomed = 0;
   return 0;
 }
 
 static void
 container_kill (struct container *c)
 {
-  if (c->running)
-    gl_limits_kill (&c->limits);
+  if (!c->running)
+    return;
+  /* Until its exit is seen it may still ask for `next': it gets none. */
+  c->doomed = 1;
+  gl_limits_kill (&c->limits);
 }
 
 /* Deadlines. */
@@ -640,7 +645,8 @@ container_free (struct gl_service *svc)
 
   /* A warm one first: that is what container reuse means. */
   for (i = 0; i < svc->cfg.concurrency; i++)
-    if (svc->containers[i].state == C_IDLE && svc->containers[i].next)
+    if (svc->containers[i].state == C_IDLE && svc->containers[i].next
+        && !svc->containers[i].doomed)
       return &svc->containers[i];
     else if (svc->containers[i].state == C_COLD && !svc->containers[i].running
              && svc->containers[i].closing == 0 && cold == NULL)
@@ -698,6 +704,8 @@ api_next (struct container *c, gl_http_request_t *req)
                        "State transition from Ready to Ready failed: a "
                        "`next' is already waiting");
   c->next = req;
+  if (c->doomed)
+    return;
   if (c->state == C_STARTING)
     {
       /* The init phase is over. */
