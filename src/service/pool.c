@@ -786,7 +786,7 @@ static void
 api_error (struct container *c, gl_http_request_t *req, const char *id)
 {
   char *json;
-  int timeout;
+  int timeout, reset;
 
   if (c->state != C_BUSY || c->event == NULL
       || strcmp (id, c->event->request_id) != 0)
@@ -794,14 +794,18 @@ api_error (struct container *c, gl_http_request_t *req, const char *id)
                        "Invalid request ID: no invocation with this ID is "
                        "waiting for a response");
   json = posted_error (req);
+  /* guile-lambda bootstrap says when its engine reset the container. */
+  reset = gl_http_header_find (req->headers, req->nheaders,
+                               "Guile-Lambda-Container-Reset") != NULL;
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
   timeout = error_is_timeout (json);
   event_finish (c, timeout ? "timeout" : "error", json);
   free (json);
-  /* On Lambda a timeout resets the sandbox: its processes go. */
-  if (timeout)
+  /* On Lambda a reset, a timeout among them, ends the sandbox: its
+     processes go, and the next event is a cold start. */
+  if (timeout || reset)
     container_kill (c);
 }
 
