@@ -233,6 +233,45 @@ group_rss (pid_t pgid)
   return total;
 }
 
+/* Resident bytes of every process in the cgroup DIR: a few files
+   read, where group_rss reads one per process of the machine, and that
+   on every event's REPORT. */
+static size_t
+cgroup_rss (const char *dir)
+{
+  static long page;
+  char buf[4096], path[64], statm[128], *p, *end, *resident;
+  size_t total = 0;
+  long pid;
+  int fd;
+  ssize_t n;
+
+  if (page == 0)
+    page = sysconf (_SC_PAGESIZE);
+  if (file_read (dir, "cgroup.procs", buf, sizeof buf) != 0)
+    return 0;
+  for (p = buf; *p; p = end)
+    {
+      pid = strtol (p, &end, 10);
+      if (end == p)
+        break;
+      snprintf (path, sizeof path, "/proc/%ld/statm", pid);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, statm, sizeof statm - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      statm[n] = '\0';
+      /* "size resident shared ...", in pages. */
+      resident = strchr (statm, ' ');
+      if (resident != NULL)
+        total += (size_t) strtoull (resident + 1, NULL, 10) * (size_t) page;
+    }
+  return total;
+}
+
 size_t
 gl_limits_poll (struct gl_limits *l)
 {
@@ -240,8 +279,10 @@ gl_limits_poll (struct gl_limits *l)
 
   /* What the container's processes hold resident, and, under a
      cgroup, what the group was charged since the container joined it
-     (not what its process loaded before). */
-  now = group_rss (l->pgid);
+     (not what its process loaded before).  Under a cgroup its
+     processes are those of the group, also any that left the process
+     group. */
+  now = l->memory[0] ? cgroup_rss (l->memory) : group_rss (l->pgid);
   if (l->memory[0])
     {
       size_t charged = file_number (l->memory, mode == MODE_V2
