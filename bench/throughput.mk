@@ -1,7 +1,8 @@
 # bench/throughput.mk: the invocation-throughput bench, part of `make bench'.
-# It times one warm `guile-lambda batch' over many events against the
-# floor (bench/floor.c: Guile and our codec with nothing else) and
-# against lambda-local under Node; see bench/throughput.sh.
+# It times one warm `guile-lambda batch' over many events, in-process
+# and isolated (1 and 2 containers), against the floor (bench/floor.c:
+# Guile and our codec with nothing else) and against lambda-local under
+# Node; see bench/throughput.sh.
 
 # Built by `make bench' only, never by `make all' or installed.
 EXTRA_PROGRAMS = bench/floor
@@ -15,7 +16,10 @@ CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/throughput.sh bench/trivial.scm bench/trivial.js \
   bench/package.json
 
-# BENCH_EVENTS=N changes the number of events (default 100000).
+# BENCH_EVENTS=N changes the number of events of the floor and in-process
+# batch (default 100000), BENCH_ISOLATED_EVENTS=N that of isolated batch
+# and lambda-local (default 20000); BENCH_NPM_DIR is where npm installs
+# lambda-local (default ~/.cache/guile-lambda-bench, never the tree).
 bench-throughput: bench/floor$(EXEEXT) guile-lambda$(EXEEXT) \
     libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	$(AM_V_at)abs_top_srcdir='$(abs_top_srcdir)' \
@@ -25,10 +29,3 @@ bench-throughput: bench/floor$(EXEEXT) guile-lambda$(EXEEXT) \
 
 bench: bench-throughput
 .PHONY: bench-throughput
-
-# npm's files live in the build tree: a cache, gone with distclean.
-distclean-local: bench-throughput-distclean
-bench-throughput-distclean:
-	-rm -rf bench/node_modules bench/package-lock.json
-	-test $(srcdir) = . || rm -f bench/package.json
-.PHONY: bench-throughput-distclean

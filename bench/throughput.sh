@@ -1,14 +1,23 @@
 #!/bin/sh
 # bench/throughput.sh: invocations per second of a trivial handler
-# (bench/trivial.scm) through one warm `guile-lambda batch', against
+# (bench/trivial.scm) through one warm `guile-lambda batch', in-process
+# (--isolation none) and isolated (through the supervisor, with 1 and
+# with 2 containers), against
 #  - the floor, bench/floor: Guile and our JSON codec with nothing else,
 #  - lambda-local (npm) running bench/trivial.js in one Node process.
 # Each runner is timed once, as a whole process (start-up included), on
-# the same NDJSON file; a run with one event gives the start-up time.
+# the same NDJSON file; a run with one event gives the start-up time
+# (for isolated batch, that of the supervisor and a cold container), so
+# that "warm" leaves it out.
 # Run it with `make bench' (or `make bench-throughput'), which sets
 # abs_top_srcdir, abs_top_builddir, NODE and NPM.
-# BENCH_EVENTS=N changes the number of events (default 100000: enough
-# that the floor's warm time is not lost in its start-up).
+# BENCH_EVENTS=N changes the number of events of the floor and
+# in-process batch (default 100000: enough that the floor's warm time is
+# not lost in its start-up); BENCH_ISOLATED_EVENTS=N that of isolated
+# batch and lambda-local (default 20000), slower by a loopback round
+# trip or Node's promise machinery per event.
+# lambda-local is installed by npm outside the tree, in
+# BENCH_NPM_DIR (default ~/.cache/guile-lambda-bench).
 
 set -eu
 
@@ -17,6 +26,8 @@ set -eu
 NODE=${NODE:-node}
 NPM=${NPM:-npm}
 events=${BENCH_EVENTS:-100000}
+slow_events=${BENCH_ISOLATED_EVENTS:-20000}
+npm_dir=${BENCH_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/guile-lambda-bench}
 
 srcbench=$abs_top_srcdir/bench
 buildbench=$abs_top_builddir/bench
@@ -40,7 +51,7 @@ run_timed ()
 {
   name=$1; shift
   case $name in
-    *1) err=$tmp/$name.err ;;
+    *_one) err=$tmp/$name.err ;;
     *) err=/dev/null ;;
   esac
   t0=$(now_ns)
@@ -67,53 +78,73 @@ check ()
   fi
 }
 
-awk -v n="$events" 'BEGIN {
+most=$events
+if [ "$slow_events" -gt "$most" ]; then most=$slow_events; fi
+awk -v n="$most" 'BEGIN {
   for (i = 1; i <= n; i++)
     printf "{\"id\": %d, \"name\": \"x\", \"items\": [1,2,3]}\n", i }' \
-  > "$tmp/events.ndjson"
-head -n 1 "$tmp/events.ndjson" > "$tmp/one.ndjson"
-
-# Each runner: start-up (one event), then the whole stream.
-# Results are kept as: NAME_start (s), NAME_total (s).
+  > "$tmp/all.ndjson"
+head -n 1 "$tmp/all.ndjson" > "$tmp/one.ndjson"
+head -n "$events" "$tmp/all.ndjson" > "$tmp/fast.ndjson"
+head -n "$slow_events" "$tmp/all.ndjson" > "$tmp/slow.ndjson"
 
 batch_ok='"status":"success","result":{"ok":true,"id":[0-9]*}'
 floor_ok='^{"ok":true,"id":[0-9]*}$'
 
-run_timed batch1 "$abs_top_builddir/pre-inst-env" guile-lambda batch \
-  "$handler" "$tmp/one.ndjson"
-check batch1 1 "$batch_ok"
-batch_start=$elapsed
-run_timed batch "$abs_top_builddir/pre-inst-env" guile-lambda batch \
-  "$handler" "$tmp/events.ndjson"
-check batch "$events" "$batch_ok"
-batch_total=$elapsed
+# The runners, each given the events' file.
+run_floor () { "$floor" "$handler" "$1"; }
+run_inproc ()
+{
+  "$abs_top_builddir/pre-inst-env" guile-lambda batch --isolation none \
+    "$handler" "$1"
+}
+run_iso1 ()
+{
+  "$abs_top_builddir/pre-inst-env" guile-lambda batch "$handler" "$1"
+}
+run_iso2 ()
+{
+  "$abs_top_builddir/pre-inst-env" guile-lambda batch --concurrency 2 \
+    "$handler" "$1"
+}
+run_ll () { LL_EVENTS=$1 "$NODE" "$tmp/lambda-local.js"; }
 
-run_timed floor1 "$floor" "$handler" "$tmp/one.ndjson"
-check floor1 1 "$floor_ok"
-floor_start=$elapsed
-run_timed floor "$floor" "$handler" "$tmp/events.ndjson"
-check floor "$events" "$floor_ok"
-floor_total=$elapsed
+# measure KEY fast|slow PATTERN: start-up (one event), then the whole
+# stream of BENCH_EVENTS (fast) or BENCH_ISOLATED_EVENTS (slow) events,
+# through run_KEY.  Sets KEY_start, KEY_total (seconds) and KEY_n.
+measure ()
+{
+  if [ "$2" = fast ]; then n=$events; else n=$slow_events; fi
+  run_timed "$1_one" "run_$1" "$tmp/one.ndjson"
+  check "$1_one" 1 "$3" || return 1
+  eval "$1_start=\$elapsed"
+  run_timed "$1" "run_$1" "$tmp/$2.ndjson"
+  check "$1" "$n" "$3" || return 1
+  eval "$1_total=\$elapsed; $1_n=\$n"
+}
 
-# lambda-local: optional.  Installed next to the build, so that a VPATH
-# build leaves the source tree alone.
+measure floor fast "$floor_ok"
+measure inproc fast "$batch_ok"
+measure iso1 slow "$batch_ok"
+measure iso2 slow "$batch_ok"
+
+# lambda-local: optional.  npm installs it outside the source and build
+# trees, in a cache that outlives them (BENCH_NPM_DIR).
 ll_skip=
 if ! command -v "$NODE" > /dev/null 2>&1 || \
    ! command -v "$NPM" > /dev/null 2>&1; then
   ll_skip="node or npm not found"
 else
-  mkdir -p "$buildbench"
-  if [ "$srcbench" != "$buildbench" ]; then
-    cp "$srcbench/package.json" "$buildbench/package.json"
-  fi
   installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
-    "$buildbench/node_modules/lambda-local/package.json" 2>/dev/null || true)
+    "$npm_dir/node_modules/lambda-local/package.json" 2>/dev/null || true)
   if [ "$installed" != "$lambda_local_version" ]; then
     npm_status=0
-    (cd "$buildbench" && "$NPM" install --no-audit --no-fund) \
+    { mkdir -p "$npm_dir" \
+        && cp "$srcbench/package.json" "$npm_dir/package.json" \
+        && (cd "$npm_dir" && "$NPM" install --no-audit --no-fund); } \
       > "$tmp/npm.log" 2>&1 || npm_status=$?
     if [ $npm_status -ne 0 ]; then
-      ll_skip="'npm install' in $buildbench failed with status $npm_status"
+      ll_skip="'npm install' in $npm_dir failed with status $npm_status"
       tail -n 5 "$tmp/npm.log" >&2
     fi
   fi
@@ -139,62 +170,72 @@ const lines = fs.readFileSync(process.env.LL_EVENTS, 'utf8').split('\n');
 EOF
 
 if [ -z "$ll_skip" ]; then
-  export LL_MODULE="$buildbench/node_modules/lambda-local"
+  export LL_MODULE="$npm_dir/node_modules/lambda-local"
   export LL_HANDLER="$srcbench/trivial.js"
-  export LL_EVENTS="$tmp/one.ndjson"
-  run_timed ll1 "$NODE" "$tmp/lambda-local.js"
-  if check ll1 1 "$floor_ok"; then
-    ll_start=$elapsed
-    LL_EVENTS="$tmp/events.ndjson"
-    run_timed ll "$NODE" "$tmp/lambda-local.js"
-    if check ll "$events" "$floor_ok"; then
-      ll_total=$elapsed
-    else
-      ll_skip="the run failed (see above)"
-    fi
-  else
-    ll_skip="the run failed (see above)"
-  fi
+  measure ll slow "$floor_ok" || ll_skip="the run failed (see above)"
 fi
 
 # The table.  "whole" counts each process from exec to exit; "warm"
-# leaves out the start-up measured with one event.
-awk -v n="$events" -v skip="$ll_skip" -v llv="$lambda_local_version" \
-    -v bs="$batch_start" -v bt="$batch_total" \
-    -v fs="$floor_start" -v ft="$floor_total" \
-    -v ls="${ll_start:-0}" -v lt="${ll_total:-0}" '
-function row(name, s, t) {
-  printf "  %-28s %9.1f %9.2f %12.0f %12s\n", name, s * 1000, t, \
-    n / t, (t > s) ? sprintf("%.0f", (n - 1) / (t - s)) : "n/a"
-}
-# Invocations per second of batch over those of OTHER, whole and warm,
-# and how many times slower or faster that makes batch.
-function ratios(other, bt, bs, ot, os,    whole, warm) {
-  whole = ot / bt
-  warm = ot > os && bt > bs ? sprintf("%5.2f", (ot - os) / (bt - bs)) : "  n/a"
-  printf "  batch / %-13s %5.2f whole, %s warm: batch is %s %s", \
-    other ":", whole, warm, times(whole), other
+# leaves out the start-up measured with one event (for isolated batch,
+# that of the supervisor and of a cold container).  The ratios are of
+# warm rates, so runners given different numbers of events compare.
+awk -v skip="$ll_skip" -v llv="$lambda_local_version" \
+    -v fn="$floor_n" -v fs="$floor_start" -v ft="$floor_total" \
+    -v bn="$inproc_n" -v bs="$inproc_start" -v bt="$inproc_total" \
+    -v i1n="$iso1_n" -v i1s="$iso1_start" -v i1t="$iso1_total" \
+    -v i2n="$iso2_n" -v i2s="$iso2_start" -v i2t="$iso2_total" \
+    -v ln="${ll_n:-0}" -v ls="${ll_start:-0}" -v lt="${ll_total:-0}" '
+function warm(n, s, t) { return t > s ? (n - 1) / (t - s) : 0 }
+function row(name, n, s, t,    w) {
+  w = warm(n, s, t)
+  printf "  %-30s %7d %9.1f %8.2f %11.0f %11s\n", name, n, s * 1000, t, \
+    n / t, ((w > 0) ? sprintf("%.0f", w) : "n/a")
 }
 function times(r) {
   return r < 1 ? sprintf("%.1fx slower than", 1 / r) \
                : sprintf("%.1fx faster than", r)
 }
-BEGIN {
-  printf "throughput: %d events {\"id\": N, \"name\": \"x\", \"items\": [1,2,3]}, ", n
-  printf "handler bench/trivial.scm (.js), one process per runner\n"
-  printf "  %-28s %9s %9s %12s %12s\n", "runner", "start ms", "total s", \
-    "inv/s whole", "inv/s warm"
-  row("guile-lambda batch", bs, bt)
-  row("floor (bench/floor.c)", fs, ft)
-  if (skip == "")
-    row("lambda-local " llv " (node)", ls, lt)
-  else
-    printf "  %-28s skipped: %s\n", "lambda-local " llv " (node)", skip
-  ratios("floor", bt, bs, ft, fs)
-  printf "\n  target: batch within 3x of the floor (whole process): %s\n", \
-    bt / ft <= 3 ? "met" : "NOT met"
-  if (skip == "") {
-    ratios("lambda-local", bt, bs, lt, ls)
-    printf "\n"
+# A over B, warm invocations per second; 0 where one is unknown.
+function ratio(a, b, wa, wb,    r) {
+  if (wa <= 0 || wb <= 0) {
+    printf "  %-30s    n/a\n", a " / " b ":"
+    return 0
   }
+  r = wa / wb
+  printf "  %-30s %6.2f  %s %s\n", a " / " b ":", r, times(r), b
+  return r
+}
+BEGIN {
+  printf "throughput: events {\"id\": N, \"name\": \"x\", \"items\": [1,2,3]}, "
+  printf "handler bench/trivial.scm (.js), one process per runner\n"
+  printf "  %-30s %7s %9s %8s %11s %11s\n", "runner", "events", "start ms", \
+    "total s", "inv/s whole", "inv/s warm"
+  row("floor (bench/floor.c)", fn, fs, ft)
+  row("batch --isolation none", bn, bs, bt)
+  row("batch, 1 container", i1n, i1s, i1t)
+  row("batch --concurrency 2", i2n, i2s, i2t)
+  if (skip == "")
+    row("lambda-local " llv " (node)", ln, ls, lt)
+  else
+    printf "  %-30s skipped: %s\n", "lambda-local " llv " (node)", skip
+  wf = warm(fn, fs, ft); wb = warm(bn, bs, bt)
+  w1 = warm(i1n, i1s, i1t); w2 = warm(i2n, i2s, i2t)
+  wl = skip == "" ? warm(ln, ls, lt) : 0
+  printf "ratios of warm inv/s:\n"
+  ratio("in-process", "floor", wb, wf)
+  ratio("in-process", "isolated(1)", wb, w1)
+  ratio("in-process", "isolated(2)", wb, w2)
+  ratio("isolated(2)", "isolated(1)", w2, w1)
+  if (skip == "") {
+    ratio("in-process", "lambda-local", wb, wl)
+    r1 = ratio("isolated(1)", "lambda-local", w1, wl)
+    r2 = ratio("isolated(2)", "lambda-local", w2, wl)
+  }
+  printf "targets:\n"
+  printf "  in-process within 3x of the floor, whole process (%.2fx): %s\n", \
+    bt / ft, ((bt / ft <= 3) ? "met" : "NOT met")
+  if (skip == "")
+    printf "  isolated(1) and isolated(2) at least 10x lambda-local " \
+      "(%.1fx, %.1fx): %s\n", r1, r2, \
+      ((r1 >= 10 && r2 >= 10) ? "met" : "NOT met")
 }'

@@ -56,13 +56,46 @@ file_read (const char *dir, const char *file, char *buf, size_t size)
   return 0;
 }
 
+/* Read FILE of DIR again through *FD, opened the first time: a cgroup
+   or /proc file gives its current value to each read from offset 0,
+   without the path lookup of an open (which perf showed dominating a
+   REPORT). */
+static int
+file_reread (int *fd, const char *dir, const char *file, char *buf,
+             size_t size)
+{
+  char path[512];
+  ssize_t n;
+
+  if (*fd < 0)
+    {
+      snprintf (path, sizeof path, "%s/%s", dir, file);
+      *fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (*fd < 0)
+        return -1;
+    }
+  n = pread (*fd, buf, size - 1, 0);
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  return 0;
+}
+
 static size_t
-file_number (const char *dir, const char *file)
+file_number_kept (int *fd, const char *dir, const char *file)
 {
   char buf[64];
 
-  return file_read (dir, file, buf, sizeof buf) == 0
+  return file_reread (fd, dir, file, buf, sizeof buf) == 0
     ? strtoull (buf, NULL, 10) : 0;
+}
+
+static void
+fd_close (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
 }
 
 /* The number after KEY in a "key value" file such as memory.events. */
@@ -157,6 +190,7 @@ gl_limits_attach (struct gl_limits *l, pid_t pid, size_t limit,
   char text[32];
 
   memset (l, 0, sizeof *l);
+  l->fd_peak = l->fd_usage = l->fd_procs = l->fd_statm = -1;
   l->pgid = pid;
   l->limit = limit;
   gl_limits_mode ();
@@ -233,6 +267,59 @@ group_rss (pid_t pgid)
   return total;
 }
 
+/* Resident bytes of every process in L's cgroup: a few files read,
+   where group_rss reads one per process of the machine, and that on
+   every event's REPORT.  The first process's statm (the runtime's,
+   most often the only one) stays open. */
+static size_t
+cgroup_rss (struct gl_limits *l)
+{
+  static long page;
+  char buf[4096], path[64], statm[128], *p, *end, *resident;
+  size_t total = 0;
+  long pid;
+  int fd, first;
+  ssize_t n;
+
+  if (page == 0)
+    page = sysconf (_SC_PAGESIZE);
+  if (file_reread (&l->fd_procs, l->memory, "cgroup.procs", buf,
+                   sizeof buf) != 0)
+    return 0;
+  for (p = buf, first = 1; *p; p = end, first = 0)
+    {
+      pid = strtol (p, &end, 10);
+      if (end == p)
+        break;
+      if (first && l->fd_statm >= 0 && l->statm_pid != (pid_t) pid)
+        fd_close (&l->fd_statm);
+      fd = first ? l->fd_statm : -1;
+      if (fd < 0)
+        {
+          snprintf (path, sizeof path, "/proc/%ld/statm", pid);
+          fd = open (path, O_RDONLY | O_CLOEXEC);
+          if (fd < 0)
+            continue;
+        }
+      n = pread (fd, statm, sizeof statm - 1, 0);
+      if (first)
+        {
+          l->fd_statm = fd;
+          l->statm_pid = (pid_t) pid;
+        }
+      else
+        close (fd);
+      if (n <= 0)
+        continue;
+      statm[n] = '\0';
+      /* "size resident shared ...", in pages. */
+      resident = strchr (statm, ' ');
+      if (resident != NULL)
+        total += (size_t) strtoull (resident + 1, NULL, 10) * (size_t) page;
+    }
+  return total;
+}
+
 size_t
 gl_limits_poll (struct gl_limits *l)
 {
@@ -240,13 +327,15 @@ gl_limits_poll (struct gl_limits *l)
 
   /* What the container's processes hold resident, and, under a
      cgroup, what the group was charged since the container joined it
-     (not what its process loaded before). */
-  now = group_rss (l->pgid);
+     (not what its process loaded before).  Under a cgroup its
+     processes are those of the group, also any that left the process
+     group. */
+  now = l->memory[0] ? cgroup_rss (l) : group_rss (l->pgid);
   if (l->memory[0])
     {
-      size_t charged = file_number (l->memory, mode == MODE_V2
-                                    ? "memory.current"
-                                    : "memory.usage_in_bytes");
+      size_t charged = file_number_kept (&l->fd_usage, l->memory,
+                                         mode == MODE_V2 ? "memory.current"
+                                         : "memory.usage_in_bytes");
       if (charged > now)
         now = charged;
     }
@@ -263,8 +352,9 @@ gl_limits_peak (struct gl_limits *l)
   size_t kernel = 0;
 
   if (l->memory[0])
-    kernel = file_number (l->memory, mode == MODE_V2 ? "memory.peak"
-                          : "memory.max_usage_in_bytes");
+    kernel = file_number_kept (&l->fd_peak, l->memory, mode == MODE_V2
+                               ? "memory.peak"
+                               : "memory.max_usage_in_bytes");
   gl_limits_poll (l);
   return kernel > l->peak ? kernel : l->peak;
 }
@@ -341,7 +431,13 @@ void
 gl_limits_release (struct gl_limits *l)
 {
   if (l->memory[0])
-    rmdir (l->memory);
+    {
+      fd_close (&l->fd_peak);
+      fd_close (&l->fd_usage);
+      fd_close (&l->fd_procs);
+      fd_close (&l->fd_statm);
+      rmdir (l->memory);
+    }
   if (l->freezer[0])
     rmdir (l->freezer);
   l->memory[0] = l->freezer[0] = '\0';

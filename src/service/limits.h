@@ -19,6 +19,10 @@ struct gl_limits {
   char memory[256];             /* its memory cgroup, or "" */
   char freezer[256];            /* its v1 freezer cgroup, or "" */
   int frozen;
+  /* Under a cgroup, files read on every REPORT, kept open and read
+     again from offset 0 (-1: not open yet). */
+  int fd_peak, fd_usage, fd_procs, fd_statm;
+  pid_t statm_pid;              /* whose statm fd_statm is */
 };
 
 /* "cgroup v2", "cgroup v1" or "polling": what this process can use. */

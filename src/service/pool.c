@@ -718,8 +718,12 @@ api_next (struct container *c, gl_http_request_t *req)
     /* It asks for more without answering: the deadline will tell. */
     return;
   c->state = C_IDLE;
-  gl_limits_freeze (&c->limits);
   dispatch (c->svc);
+  /* Frozen between invocations, unless an event was already waiting
+     for it: as on Lambda, a container with work queued is not frozen
+     (and a freeze and thaw per event would cost more than the event). */
+  if (c->state == C_IDLE)
+    gl_limits_freeze (&c->limits);
 }
 
 /* The JSON text a runtime posted, or, if it is not JSON, that text as a
