@@ -21,7 +21,8 @@ TESTS = \
   tests/cli/examples.scm \
   tests/cli/await.scm \
   tests/cli/faults.scm \
-  tests/cli/bootstrap.scm
+  tests/cli/bootstrap.scm \
+  tests/cli/runtime-command.scm
 
 TEST_HANDLERS = \
   tests/handlers/await.scm \

@@ -183,6 +183,78 @@ gl_limits_mode (void)
   return names[mode];
 }
 
+/* The pgrp of process PID (a /proc name), or -1. */
+static long
+proc_pgrp (const char *pid)
+{
+  char path[64], buf[1024], *p;
+  int fd, field;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/%.32s/stat", pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  /* After "(comm) ", field 3 is the state and pgrp is field 5. */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return -1;
+  for (field = 3, p += 2; *p && field < 5; p++)
+    field += *p == ' ';
+  return strtol (p, NULL, 10);
+}
+
+/* Put every process of process group PGID into the groups of L, until
+   a sweep finds no process it had not moved before.  The leader was
+   spawned a moment ago and may have forked already (a `/bin/sh -c'
+   running its command): those children are not in the groups, which
+   only the children forked after their parent joined inherit.  A child
+   forked before its parent moved is there at the next sweep. */
+static void
+group_join (struct gl_limits *l)
+{
+  pid_t seen[64], now[64];
+  size_t nseen = 0, nnow, i;
+  struct dirent *d;
+  char text[32];
+  int round, fresh;
+  DIR *proc;
+
+  for (round = 0; round < 8; round++)
+    {
+      proc = opendir ("/proc");
+      if (proc == NULL)
+        return;
+      nnow = 0;
+      fresh = 0;
+      while ((d = readdir (proc)) != NULL && nnow < 64)
+        {
+          if (d->d_name[0] < '1' || d->d_name[0] > '9'
+              || proc_pgrp (d->d_name) != l->pgid)
+            continue;
+          now[nnow] = (pid_t) strtol (d->d_name, NULL, 10);
+          for (i = 0; i < nseen && seen[i] != now[nnow]; i++)
+            ;
+          fresh |= i == nseen;
+          snprintf (text, sizeof text, "%ld", (long) now[nnow]);
+          file_write (l->memory, "cgroup.procs", text);
+          if (l->freezer[0])
+            file_write (l->freezer, "cgroup.procs", text);
+          nnow++;
+        }
+      closedir (proc);
+      if (!fresh)
+        return;
+      memcpy (seen, now, nnow * sizeof *now);
+      nseen = nnow;
+    }
+}
+
 void
 gl_limits_attach (struct gl_limits *l, pid_t pid, size_t limit,
                   const char *name)
@@ -218,6 +290,7 @@ gl_limits_attach (struct gl_limits *l, pid_t pid, size_t limit,
           || file_write (l->freezer, "cgroup.procs", text) != 0)
         l->freezer[0] = '\0';
     }
+  group_join (l);
 }
 
 /* Resident bytes of every process in process group PGID. */

@@ -2,7 +2,9 @@
 // tests/peers/fun.js: @vercel/fun, a Runtime API server of its own, runs
 // `provided`-runtime functions by executing their `bootstrap`: here
 // guile-lambda bootstrap with a Scheme handler (functions/guile), and the
-// shell-and-curl client curl-bootstrap.sh (functions/curl).  Prints TAP.
+// shell-and-curl client curl-bootstrap.sh (functions/curl); then the
+// parts of batch.js, where guile-lambda's supervisor runs aws-lambda-ric
+// and curl-bootstrap.sh as its containers.  Prints TAP.
 // A failed check is followed, as TAP comments, by what fun returned, the
 // runtime's log and fun's own debug log, so CI's output alone tells why.
 //
@@ -294,7 +296,8 @@ async function curl() {
 }
 
 async function main() {
-  for (const part of [guile, guileInitError, curl]) {
+  const batchParts = require('./batch.js')({ check, builddir, peersDir });
+  for (const part of [guile, guileInitError, curl, ...batchParts]) {
     try {
       await part();
     } catch (err) {

@@ -12,8 +12,11 @@ EXTRA_DIST += \
   tests/peers/package.json \
   tests/peers/package-lock.json \
   tests/peers/fun.js \
+  tests/peers/batch.js \
   tests/peers/curl-bootstrap.sh \
   tests/peers/functions/guile/bootstrap \
   tests/peers/functions/guile/peer.scm \
+  tests/peers/functions/guile/freeze.scm \
+  tests/peers/functions/node/index.js \
   tests/peers/functions/curl/bootstrap \
   tests/peers/functions/curl/function.sh
