@@ -123,3 +123,6 @@ TEST_HANDLERS += tests/handlers/freeze-thaw.scm
 TEST_HANDLERS += tests/handlers/memory-use.scm
 TEST_HANDLERS += tests/handlers/model-interpreter.scm
 TEST_HANDLERS += tests/handlers/rule7-later-turn.scm
+TESTS += tests/cli/service.scm
+TEST_HANDLERS += tests/handlers/service.scm
+EXTRA_DIST += tests/lib/rogue-runtime.scm
