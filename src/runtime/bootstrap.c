@@ -191,18 +191,24 @@ error_type (const char *error_json)
 /* POST an error object to TARGET.  0, or the client's error if the API
    could not be reached; an answer that is not 2xx is logged. */
 static int
-error_post (struct runtime *rt, const char *target, const char *error_json)
+error_post (struct runtime *rt, const char *target, const char *error_json,
+            int reset)
 {
   char *type = error_type (error_json);
+  /* The reset header is ours: a supervisor of guile-lambda kills the
+     container, so the next event is cold in a fresh process; any other
+     Runtime API server ignores it. */
   gl_http_header_t headers[] = {
     { "Content-Type", "application/json" },
-    { "Lambda-Runtime-Function-Error-Type", type }
+    { "Lambda-Runtime-Function-Error-Type", type },
+    { "Guile-Lambda-Reset", "true" }
   };
+  int nheaders = reset ? 3 : 2;
   struct answer a;
   int r;
 
   answer_init (&a);
-  r = runtime_call (rt, "POST", target, headers, 2, error_json,
+  r = runtime_call (rt, "POST", target, headers, nheaders, error_json,
                     strlen (error_json), &a);
   /* A type the header cannot carry still gets its error reported. */
   if (r == UV_EINVAL)
@@ -210,7 +216,7 @@ error_post (struct runtime *rt, const char *target, const char *error_json)
       headers[1].value = "Runtime.Unknown";
       answer_free (&a);
       answer_init (&a);
-      r = runtime_call (rt, "POST", target, headers, 2, error_json,
+      r = runtime_call (rt, "POST", target, headers, nheaders, error_json,
                         strlen (error_json), &a);
     }
   if (r == 0 && a.status / 100 != 2)
@@ -281,7 +287,7 @@ event_run (struct runtime *rt, struct answer *next)
                      next->req.request_id, err);
       snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
                 next->req.request_id);
-      r = error_post (rt, target, b.data);
+      r = error_post (rt, target, b.data, 0);
       gl_buf_free (&b);
       return r;
     }
@@ -292,7 +298,7 @@ event_run (struct runtime *rt, struct answer *next)
     {
       snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
                 next->req.request_id);
-      r = error_post (rt, target, inv->result_json);
+      r = error_post (rt, target, inv->result_json, inv->reset);
     }
   /* A reset (a timeout, an exit, an uncaught error) made the engine
      cold: the next event inits again, in this process, which every
@@ -347,7 +353,7 @@ runtime_init (struct runtime *rt)
 
   if (gl_engine_load (&error_json) == 0)
     return 0;
-  r = error_post (rt, API_PREFIX "/init/error", error_json);
+  r = error_post (rt, API_PREFIX "/init/error", error_json, 0);
   if (r != 0)
     api_failed (rt, "report the init error", r);
   return -1;

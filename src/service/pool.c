@@ -66,6 +66,7 @@ struct container {
   int running;                  /* the process has not been reaped */
   int closing;                  /* its process handles still closing */
   int killed_timeout;           /* we killed it at the deadline */
+  int doomed;                   /* killed: its `next' gets no event */
   struct log_pipe out, err;
   uv_timer_t timer;             /* init limit, then the deadline */
   gl_http_server_t api;
@@ -474,6 +475,7 @@ container_spawn (struct container *c)
   c->spawn_ns = gl_now_ns ();
   c->state = C_STARTING;
   c->killed_timeout = 0;
+  c->doomed = 0;
   return 0;
 }
 
@@ -481,7 +483,10 @@ static void
 container_kill (struct container *c)
 {
   if (c->running)
-    gl_limits_kill (&c->limits);
+    {
+      c->doomed = 1;
+      gl_limits_kill (&c->limits);
+    }
 }
 
 /* Deadlines. */
@@ -703,6 +708,11 @@ api_next (struct container *c, gl_http_request_t *req)
                        "State transition from Ready to Ready failed: a "
                        "`next' is already waiting");
   c->next = req;
+  /* Killed, but its exit not yet seen: a runtime that goes on after
+     posting its error asks for more before the signal lands, and an
+     event given to it now would die with it. */
+  if (c->doomed)
+    return;
   if (c->state == C_STARTING)
     {
       /* The init phase is over. */
@@ -783,7 +793,7 @@ static void
 api_error (struct container *c, gl_http_request_t *req, const char *id)
 {
   char *json;
-  int timeout;
+  int timeout, reset;
 
   if (c->state != C_BUSY || c->event == NULL
       || strcmp (id, c->event->request_id) != 0)
@@ -791,14 +801,19 @@ api_error (struct container *c, gl_http_request_t *req, const char *id)
                        "Invalid request ID: no invocation with this ID is "
                        "waiting for a response");
   json = posted_error (req);
+  /* A runtime that reset its engine (a timeout, an exit, an uncaught
+     error) says so; on Lambda its sandbox goes, and the next event is
+     a cold start in a fresh process.  (Read before the answer, which
+     ends REQ.) */
+  timeout = error_is_timeout (json);
+  reset = timeout || gl_http_header_find (req->headers, req->nheaders,
+                                          "Guile-Lambda-Reset") != NULL;
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
-  timeout = error_is_timeout (json);
   event_finish (c, timeout ? "timeout" : "error", json);
   free (json);
-  /* On Lambda a timeout resets the sandbox: its processes go. */
-  if (timeout)
+  if (reset)
     container_kill (c);
 }
 

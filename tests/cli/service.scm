@@ -184,6 +184,22 @@
                       (equal? "success" (json-ref (cadr records) "status"))
                       (cold? (cadr records))))))
 
+(define (check-own-timeout)
+  ;; The runtime's watchdog reports this one itself and goes on; the
+  ;; supervisor kills it all the same, and the event after it, already
+  ;; waiting, must not be given to the dying container.
+  (let* ((r (guile-lambda "batch" "--timeout" "1" handler
+                          #:input (events "spin" #f #f)))
+         (records (run-records r)))
+    (test-equal "spin: a record per line" '(1 2 3) (record-lines records))
+    (test-equal "spin: Sandbox.Timedout" "Sandbox.Timedout"
+                (and (pair? records) (error-type (car records))))
+    (test-assert "spin: the next event succeeds, in a fresh container"
+                 (and (= 3 (length records))
+                      (equal? "success" (json-ref (cadr records) "status"))
+                      (cold? (cadr records))
+                      (equal? 1 (json-ref (cadr records) "result"))))))
+
 (define (check-memory cgroups?)
   (let ((name (format #f "--memory 128 (~a)" (mode-name cgroups?))))
     (if (and cgroups? (not (cgroup-root)))
@@ -383,7 +399,7 @@
  (lambda ()
    (test-group "pool" (check-pool))
    (test-group "exit errors" (check-exit-errors))
-   (test-group "deadline" (check-stuck-c))
+   (test-group "deadline" (check-stuck-c) (check-own-timeout))
    (test-group "memory"
      (check-memory #t)
      (check-memory #f))

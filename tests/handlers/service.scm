@@ -28,6 +28,7 @@
      ((string=? what "exit") (primitive-exit 7))
      ((string=? what "segv") ((pointer->procedure void (make-pointer 8) '())))
      ((string=? what "stuck-c") (stuck-in-c))
+     ((string=? what "spin") (let loop () (loop)))
      ((string=? what "hoard")
       (let loop ()
         (set! hoard (cons (make-bytevector 10000000 1) hoard))
