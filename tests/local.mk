@@ -125,3 +125,6 @@ TEST_HANDLERS += tests/handlers/memory-use.scm
 TEST_HANDLERS += tests/handlers/model-interpreter.scm
 TEST_HANDLERS += tests/handlers/rule7-later-turn.scm
 TEST_HANDLERS += tests/handlers/slow-echo.scm
+TESTS += tests/cli/service.scm
+TEST_HANDLERS += tests/handlers/service.scm
+EXTRA_DIST += tests/lib/rogue-runtime.scm

@@ -35,7 +35,8 @@ struct line {
 
 struct slot {
   unsigned long lineno;
-  int done;
+  int done;                     /* its record is ready */
+  int out;                      /* its record is written (--unordered) */
   struct gl_buf record;
 };
 
@@ -51,6 +52,8 @@ struct batch {
   struct line *head, *tail;
   unsigned long pushed;         /* lines handed to the loop */
   unsigned long written;        /* records written */
+  unsigned long low;            /* the oldest line whose record is not
+                                   out: its slot is still in use */
   int eof;
   int reader_done;
   int read_errno;
@@ -99,7 +102,10 @@ reader_main (void *data)
       l->text[n] = '\0';
       l->len = (size_t) n;
       pthread_mutex_lock (&b->lock);
-      while (b->pushed - b->written >= WINDOW && !b->eof)
+      /* A slot is the line's number modulo WINDOW: with --unordered,
+         records out of order do not free the slot of an older line
+         still running, so the window runs from the oldest one. */
+      while (b->pushed - b->low >= WINDOW && !b->eof)
         pthread_cond_wait (&b->room, &b->lock);
       if (b->eof)
         {
@@ -236,14 +242,21 @@ records_flush (struct batch *b)
   unsigned long pushed, written;
   int eof;
 
-  while (!b->stopping && b->ring[b->next_write % WINDOW].done
-         && b->next_write < b->admitted)
-    {
-      if (record_out (b, &b->ring[b->next_write % WINDOW]) != 0)
-        return;
-      b->next_write++;
-    }
+  if (b->opt->unordered)
+    while (b->next_write < b->admitted
+           && b->ring[b->next_write % WINDOW].out)
+      b->ring[b->next_write++ % WINDOW].out = 0;
+  else
+    while (!b->stopping && b->ring[b->next_write % WINDOW].done
+           && b->next_write < b->admitted)
+      {
+        if (record_out (b, &b->ring[b->next_write % WINDOW]) != 0)
+          return;
+        b->next_write++;
+      }
   pthread_mutex_lock (&b->lock);
+  b->low = b->next_write;
+  pthread_cond_signal (&b->room);
   eof = b->reader_done;
   pushed = b->pushed;
   written = b->written;
@@ -264,7 +277,10 @@ batch_on_outcome (const struct gl_service_outcome *o, void *data)
                     o->report);
   s->done = 1;
   if (b->opt->unordered && !b->stopping)
-    record_out (b, s);
+    {
+      record_out (b, s);
+      s->out = 1;
+    }
   records_flush (b);
 }
 
@@ -283,7 +299,10 @@ line_admit (struct batch *b, struct line *l)
       gl_record_format_invalid (&s->record, l->lineno, err);
       s->done = 1;
       if (b->opt->unordered)
-        record_out (b, s);
+        {
+          record_out (b, s);
+          s->out = 1;
+        }
     }
   else
     gl_service_submit (b->svc, seq, l->text, l->len);

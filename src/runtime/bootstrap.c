@@ -202,6 +202,9 @@ error_post (struct runtime *rt, const char *target, const char *error_json,
             int reset)
 {
   char *type = error_type (error_json);
+  /* The reset header is ours: a supervisor of guile-lambda kills the
+     container, so the next event is cold in a fresh process; any other
+     Runtime API server ignores it. */
   gl_http_header_t headers[] = {
     { "Content-Type", "application/json" },
     { "Lambda-Runtime-Function-Error-Type", type },

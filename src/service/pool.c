@@ -704,6 +704,9 @@ api_next (struct container *c, gl_http_request_t *req)
                        "State transition from Ready to Ready failed: a "
                        "`next' is already waiting");
   c->next = req;
+  /* Killed, but its exit not yet seen: a runtime that goes on after
+     posting its error asks for more before the signal lands, and an
+     event given to it now would die with it. */
   if (c->doomed)
     return;
   if (c->state == C_STARTING)
@@ -798,13 +801,14 @@ api_error (struct container *c, gl_http_request_t *req, const char *id)
                        "Invalid request ID: no invocation with this ID is "
                        "waiting for a response");
   json = posted_error (req);
-  /* guile-lambda bootstrap says when its engine reset the container. */
+  timeout = error_is_timeout (json);
+  /* guile-lambda bootstrap says when its engine reset the container.
+     (Read before the answer, which ends REQ.) */
   reset = gl_http_header_find (req->headers, req->nheaders,
                                "Guile-Lambda-Container-Reset") != NULL;
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
-  timeout = error_is_timeout (json);
   event_finish (c, timeout ? "timeout" : "error", json);
   free (json);
   /* On Lambda a reset, a timeout among them, ends the sandbox: its

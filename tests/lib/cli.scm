@@ -24,7 +24,7 @@
             seconds-since-log-line run-ended
             run-request-id report-duration report-line
             json-ref
-            start-guile-lambda send-input close-input
+            start-guile-lambda send-input close-input started-pid
             output-so-far log-so-far records-so-far
             await-records await-log await-output finish-run
             batch-steps
