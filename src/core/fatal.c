@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "core/fatal.h"
 #include "core/context.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,32 +118,6 @@ gl_inflight_clear (void)
 
 /* Descendants. */
 
-/* The parent of PID and whether it is a zombie, from /proc/PID/stat,
-   with system calls only.  -1 if it is gone. */
-static pid_t
-proc_parent (const char *pid, int *zombie)
-{
-  char path[64], buf[512], *p;
-  ssize_t n;
-  int fd;
-
-  snprintf (path, sizeof path, "/proc/%s/stat", pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  n = read (fd, buf, sizeof buf - 1);
-  close (fd);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  /* "PID (COMM) STATE PPID ...": COMM may hold anything, even ')'. */
-  p = strrchr (buf, ')');
-  if (p == NULL || p[1] == '\0' || p[2] == '\0')
-    return -1;
-  *zombie = p[2] == 'Z' || p[2] == 'X';
-  return (pid_t) strtol (p + 4, NULL, 10);
-}
-
 struct linux_dirent64 {
   uint64_t d_ino;
   int64_t d_off;
@@ -168,17 +143,16 @@ procs_scan (pid_t *pids, pid_t *parents)
     for (off = 0; off < got;)
       {
         struct linux_dirent64 *d = (struct linux_dirent64 *) (buf + off);
-        int zombie = 0;
-        pid_t parent;
+        struct gl_proc_stat st;
 
         off += d->d_reclen;
         if (d->d_name[0] < '1' || d->d_name[0] > '9' || n == PROCS_MAX)
           continue;
-        parent = proc_parent (d->d_name, &zombie);
-        if (parent < 0 || zombie)
+        if (gl_proc_stat (d->d_name, &st) != 0
+            || st.state == 'Z' || st.state == 'X')
           continue;
         pids[n] = (pid_t) strtol (d->d_name, NULL, 10);
-        parents[n++] = parent;
+        parents[n++] = st.parent;
       }
   close (fd);
   return n;

@@ -4,6 +4,7 @@
    v1 groups under the memory and freezer controllers, or, where this
    process may create neither, polling and signals. */
 #include "service/limits.h"
+#include "core/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -183,30 +184,13 @@ gl_limits_mode (void)
   return names[mode];
 }
 
-/* The pgrp of process PID (a /proc name), or -1. */
+/* The process group of process PID (a /proc name), or -1. */
 static long
 proc_pgrp (const char *pid)
 {
-  char path[64], buf[1024], *p;
-  int fd, field;
-  ssize_t n;
+  struct gl_proc_stat st;
 
-  snprintf (path, sizeof path, "/proc/%.32s/stat", pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  n = read (fd, buf, sizeof buf - 1);
-  close (fd);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  /* After "(comm) ", field 3 is the state and pgrp is field 5. */
-  p = strrchr (buf, ')');
-  if (p == NULL)
-    return -1;
-  for (field = 3, p += 2; *p && field < 5; p++)
-    field += *p == ' ';
-  return strtol (p, NULL, 10);
+  return gl_proc_stat (pid, &st) == 0 ? st.group : -1;
 }
 
 /* Put every process of process group PGID into the groups of L, until
@@ -298,12 +282,10 @@ static size_t
 group_rss (pid_t pgid)
 {
   static long page;
-  char path[64], buf[1024], *p;
+  struct gl_proc_stat st;
   struct dirent *d;
   size_t total = 0;
   DIR *proc;
-  int fd, field;
-  ssize_t n;
 
   if (page == 0)
     page = sysconf (_SC_PAGESIZE);
@@ -311,31 +293,9 @@ group_rss (pid_t pgid)
   if (proc == NULL)
     return 0;
   while ((d = readdir (proc)) != NULL)
-    {
-      if (d->d_name[0] < '1' || d->d_name[0] > '9')
-        continue;
-      snprintf (path, sizeof path, "/proc/%.32s/stat", d->d_name);
-      fd = open (path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        continue;
-      n = read (fd, buf, sizeof buf - 1);
-      close (fd);
-      if (n <= 0)
-        continue;
-      buf[n] = '\0';
-      /* After "(comm) ", field 3 is the state; pgrp is field 5 and rss
-         field 24. */
-      p = strrchr (buf, ')');
-      if (p == NULL)
-        continue;
-      for (field = 3, p += 2; *p && field < 5; p++)
-        field += *p == ' ';
-      if (strtol (p, NULL, 10) != pgid)
-        continue;
-      for (; *p && field < 24; p++)
-        field += *p == ' ';
-      total += (size_t) strtoull (p, NULL, 10) * (size_t) page;
-    }
+    if (d->d_name[0] >= '1' && d->d_name[0] <= '9'
+        && gl_proc_stat (d->d_name, &st) == 0 && st.group == pgid)
+      total += st.rss_pages * (size_t) page;
   closedir (proc);
   return total;
 }
