@@ -65,7 +65,6 @@ struct container {
   uv_process_t process;
   int running;                  /* the process has not been reaped */
   int closing;                  /* its process handles still closing */
-  int killed_timeout;           /* we killed it at the deadline */
   int doomed;                   /* killed: no event may go to it */
   struct log_pipe out, err;
   uv_timer_t timer;             /* init limit, then the deadline */
@@ -469,7 +468,6 @@ container_spawn (struct container *c)
   uv_read_start ((uv_stream_t *) &c->err.pipe, log_alloc, log_on_read);
   c->spawn_ns = gl_now_ns ();
   c->state = C_STARTING;
-  c->killed_timeout = 0;
   c->doomed = 0;
   return 0;
 }
@@ -502,7 +500,6 @@ timeout_on_timer (uv_timer_t *t)
   gl_log_printf (GL_LOG_ERROR, "%s (the container did not answer; it is "
                  "stopped from outside)", message);
   json = json_error ("Sandbox.Timedout", message);
-  c->killed_timeout = 1;
   container_kill (c);
   event_finish (c, "timeout", json);
   free (json);
