@@ -169,7 +169,13 @@ space that Guile fits in and the hoard does not."
                    (json-ref (car records) "error" "errorMessage"))
        (test-equal "exit status 124" 124 (run-status r))
        (test-assert "stderr names the event, in its init phase"
-                    (stderr-has? r "event on line 1 .*in its init phase.*not run"))))
+                    (stderr-has? r "event on line 1 .*in its init phase.*not run")))
+     (let ((r (guile-lambda "invoke" handler
+                            #:env '(("GL_FAULT_INIT" . "stuck-c")))))
+       (test-equal "stuck in C in init, invoke: the event's error is the init timeout"
+                   "The init phase timed out after 10 seconds"
+                   (json-ref (false-if-exception (run-json r)) "errorMessage"))
+       (test-equal "exit status 124" 124 (run-status r))))
 
    (test-group "a deadline inside a loop callback"
      (let* ((r (guile-lambda "invoke" "--timeout" "1"
