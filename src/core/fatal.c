@@ -311,12 +311,7 @@ exit_hook (int status, void *unused)
       fflush (NULL);
       _exit (status);
     }
-  if (status == 0)
-    snprintf (message, sizeof message,
-              "Runtime exited without providing a reason");
-  else
-    snprintf (message, sizeof message,
-              "Runtime exited with error: exit status %d", status);
+  gl_exit_describe (status, 0, message, sizeof message);
   snprintf (why, sizeof why, "exited with status %d", status);
   status = fatal_report (death_begin (), "Runtime.ExitError", message, 0,
                          why, status);
@@ -331,7 +326,24 @@ signal_name (int signum)
   for (i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
     if (signal_names[i].signum == signum)
       return signal_names[i].name;
-  return "unknown signal";
+  return NULL;
+}
+
+void
+gl_exit_describe (int status, int signum, char *out, size_t size)
+{
+  const char *name = signum ? signal_name (signum) : NULL;
+
+  if (signum && name)
+    snprintf (out, size, "Runtime exited with error: signal: %s", name);
+  else if (signum)
+    snprintf (out, size, "Runtime exited with error: signal: signal %d",
+              signum);
+  else if (status == 0)
+    snprintf (out, size, "Runtime exited without providing a reason");
+  else
+    snprintf (out, size, "Runtime exited with error: exit status %d",
+              status);
 }
 
 static void
@@ -342,10 +354,9 @@ signal_hook (int signum)
 
   if (!disarmed)
     {
-      snprintf (message, sizeof message,
-                "Runtime exited with error: signal: %s", signal_name (signum));
+      gl_exit_describe (0, signum, message, sizeof message);
       snprintf (why, sizeof why, "was killed by signal %d (%s)", signum,
-                signal_name (signum));
+                strrchr (message, ':') + 2);
       fatal_report (death_begin (), "Runtime.ExitError", message, 0, why,
                     -1);
     }

@@ -55,6 +55,11 @@ void gl_fatal_disarm (void);
    thread has reported the event itself meanwhile. */
 int gl_fatal_timeout (const char *message);
 
+/* Lambda's words for a runtime that ended with exit STATUS, or by
+   signal SIGNUM if it is not 0 ("Runtime exited with error: signal:
+   segmentation fault", as Go prints it). */
+void gl_exit_describe (int status, int signum, char *out, size_t size);
+
 /* Kill every descendant process of this one (a container reset or its
    end).  Async-signal-safe. */
 void gl_descendants_kill (void);

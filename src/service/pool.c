@@ -19,6 +19,7 @@
 #include "service/limits.h"
 #include "core/buf.h"
 #include "core/engine.h"
+#include "core/fatal.h"
 #include "core/json.h"
 #include "http/http.h"
 
@@ -86,7 +87,6 @@ struct gl_service {
   struct container *containers;
   struct event *queue;          /* waiting for a container */
   struct event *queue_tail;
-  size_t pending;
   uv_timer_t poll;
   int closing;
   int open_handles;
@@ -158,7 +158,6 @@ event_finish_as (struct container *c, const char *status, const char *json,
   o.init = c->state == C_STARTING || c->init_error != NULL;
   c->event = NULL;
   c->init_ms = -1;
-  svc->pending--;
   svc->cfg.on_outcome (&o, svc->cfg.data);
   event_free (e);
 }
@@ -514,30 +513,6 @@ deadline_start (struct container *c, uint64_t ms)
 /* The process is gone. */
 
 static void
-exit_describe (int64_t status, int signum, char *out, size_t size)
-{
-  char name[32];
-
-  if (signum == 0 && status == 0)
-    snprintf (out, size, "Runtime exited without providing a reason");
-  else if (signum == 0)
-    snprintf (out, size, "Runtime exited with error: exit status %ld",
-              (long) status);
-  else
-    {
-      /* As Go prints a signal, which is what Lambda reports. */
-      const char *s = signum == SIGSEGV ? "segmentation fault"
-        : signum == SIGABRT ? "aborted" : signum == SIGKILL ? "killed"
-        : signum == SIGTERM ? "terminated" : signum == SIGBUS ? "bus error"
-        : signum == SIGILL ? "illegal instruction"
-        : signum == SIGFPE ? "floating point exception" : NULL;
-      if (s == NULL)
-        snprintf (name, sizeof name, "signal %d", signum), s = name;
-      snprintf (out, size, "Runtime exited with error: signal: %s", s);
-    }
-}
-
-static void
 container_on_exit (uv_process_t *p, int64_t status, int signum)
 {
   struct container *c = p->data;
@@ -569,7 +544,7 @@ container_on_exit (uv_process_t *p, int64_t status, int signum)
         event_finish (c, "error", c->init_error);
       else
         {
-          exit_describe (status, signum, what, sizeof what);
+          gl_exit_describe ((int) status, signum, what, sizeof what);
           event_fail_platform (c, "Runtime.ExitError", what);
         }
     }
@@ -987,14 +962,7 @@ gl_service_submit (struct gl_service *svc, unsigned long seq,
   else
     svc->queue = e;
   svc->queue_tail = e;
-  svc->pending++;
   dispatch (svc);
-}
-
-size_t
-gl_service_pending (const struct gl_service *svc)
-{
-  return svc->pending;
 }
 
 static void

@@ -47,8 +47,6 @@ struct gl_service *gl_service_start (uv_loop_t *loop,
    container is free; its outcome comes through the config's callback. */
 void gl_service_submit (struct gl_service *svc, unsigned long seq,
                         const char *event, size_t len);
-/* Events submitted whose outcome has not come yet. */
-size_t gl_service_pending (const struct gl_service *svc);
 /* Stop every container and the servers; CB runs once all is closed
    and SVC is freed. */
 void gl_service_close (struct gl_service *svc, void (*cb) (void *data),

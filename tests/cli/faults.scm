@@ -248,20 +248,24 @@ wait $pid; echo \"status $?\" >&2" "bash" handler))))
        (test-assert "and the batch succeeds" (stderr-has? r "^status 0$"))))
 
    (test-group "child processes die with their container"
-     (let* ((tag (number->string (+ 1000 (random 1000 (random-state-from-platform)))))
-            (r (run (list "guile-lambda" "batch" "--timeout" "1" handler)
-                    #:input (string-append
-                             "{\"children\":\"" tag "\",\"fault\":\"stuck-c\"}\n")))
-            (left (run (list "sh" "-c" (string-append "pgrep -f '^sleep " tag "$' || true")))))
-       (test-equal "the hard stop writes the record once" 1
-                   (length (run-records r)))
-       (test-equal "no child or grandchild outlives the hard stop" ""
-                   (run-stdout left)))
-     (let* ((tag (number->string (+ 2000 (random 1000 (random-state-from-platform)))))
-            (r (run (list "guile-lambda" "batch" handler)
-                    #:input (string-append "{\"children\":\"" tag "\"}\n")))
-            (left (run (list "sh" "-c" (string-append "pgrep -f '^sleep " tag "$' || true")))))
-       (test-equal "the event succeeded" "ok"
-                   (json-ref (car (run-records r)) "result"))
-       (test-equal "no child or grandchild outlives the batch" ""
-                   (run-stdout left))))))
+     (for-each
+      (lambda (isolation)
+        (let* ((tag (number->string (+ 1000 (random 1000 (random-state-from-platform)))))
+               (r (run (list "guile-lambda" "batch" "--isolation" isolation
+                             "--timeout" "1" handler)
+                       #:input (string-append
+                                "{\"children\":\"" tag "\",\"fault\":\"stuck-c\"}\n")))
+               (left (run (list "sh" "-c" (string-append "pgrep -f '^sleep " tag "$' || true")))))
+          (test-equal (string-append isolation ": stuck in C, the event's record is written once")
+                      1 (length (run-records r)))
+          (test-equal (string-append isolation ": no child or grandchild outlives the stop")
+                      "" (run-stdout left)))
+        (let* ((tag (number->string (+ 2000 (random 1000 (random-state-from-platform)))))
+               (r (run (list "guile-lambda" "batch" "--isolation" isolation handler)
+                       #:input (string-append "{\"children\":\"" tag "\"}\n")))
+               (left (run (list "sh" "-c" (string-append "pgrep -f '^sleep " tag "$' || true")))))
+          (test-equal (string-append isolation ": the event succeeded") "ok"
+                      (json-ref (car (run-records r)) "result"))
+          (test-equal (string-append isolation ": no child or grandchild outlives the batch")
+                      "" (run-stdout left))))
+      '("none" "process")))))

@@ -68,26 +68,18 @@
 (define (mode-name cgroups?)
   (if cgroups? "cgroup" "polling and SIGSTOP"))
 
-;; Run a batch started with ARGS and ENV, feeding it STEPS as batch-steps
-;; does, and note which cgroups its supervisor had made once the first
-;; record was out.  Return the run and those groups.
-(define (steps-with-groups args env steps)
-  (let ((p (apply start-guile-lambda "batch" (append args (list #:env env))))
-        (groups #f))
-    (let loop ((steps steps) (sent 0))
-      (unless (null? steps)
-        (let ((step (car steps)))
-          (cond
-           ((string? step)
-            (send-input p (string-append step "\n"))
-            (when (await-records p (+ sent 1))
-              (unless groups (set! groups (supervisor-groups (started-pid p))))
-              (loop (cdr steps) (+ sent 1))))
-           ((procedure? step) (step) (loop (cdr steps) sent))
-           (else
-            (usleep (inexact->exact (round (* step 1e6))))
-            (loop (cdr steps) sent))))))
-    (values (finish-run p) (or groups '()))))
+;; Run a batch of HANDLER with ARGS and ENV through batch-steps, and
+;; note which cgroups its supervisor had made once the first record was
+;; out.  Return the run and those groups.
+(define (steps-with-groups handler args env steps)
+  (let* ((groups '())
+         (note (lambda (p) (set! groups (supervisor-groups (started-pid p)))))
+         (first (list-index string? steps))
+         (r (batch-steps handler
+                         (append (list-head steps (+ first 1)) (list note)
+                                 (list-tail steps (+ first 1)))
+                         #:args args #:env env)))
+    (values r groups)))
 
 (define (line-count file)
   (if (file-exists? file)
@@ -206,7 +198,7 @@
         (skip name "this process cannot create a cgroup: no memory controller to test")
         (let-values (((r groups)
                       (steps-with-groups
-                       (list "--memory" "128" handler) (mode-env cgroups?)
+                       handler (list "--memory" "128") (mode-env cgroups?)
                        (list "{}" "{\"do\":\"hoard\"}" "{}"))))
           (let* ((records (run-records r))
                  (oom (and (>= (length records) 2) (cadr records)))
@@ -237,10 +229,10 @@
     (if (and cgroups? (not (cgroup-root)))
         (skip name "this process cannot create a cgroup: no freezer to test")
         (let* ((before #f) (after #f) (thawed #f)
-               (sample (lambda (set) (lambda () (set (line-count file))))))
+               (sample (lambda (set) (lambda (p) (set (line-count file))))))
           (let-values (((r groups)
                         (steps-with-groups
-                         (list handler) (mode-env cgroups?)
+                         handler '() (mode-env cgroups?)
                          (list (string-append "{\"do\":\"ticker\",\"file\":\"" file "\"}")
                                ;; A line the child was writing as the
                                ;; container froze may still land.

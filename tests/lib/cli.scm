@@ -480,8 +480,9 @@ milliseconds, as the engine measured it; #f if there is none."
 string is an event, sent once every earlier record came back; a number
 is a pause of that many seconds after the record before (a lower bound
 on the time the container stays frozen); (log . PATTERN) waits for a log
-line matching PATTERN.  Return the <run>.  If something awaited does not
-come, the rest is not sent."
+line matching PATTERN; a procedure is called with the running process.
+Return the <run>.  If something awaited does not come, the rest is not
+sent."
   (let ((p (apply start-guile-lambda "batch" handler
                   (append args (list #:env env)))))
     (let loop ((steps steps) (sent 0))
@@ -498,6 +499,9 @@ come, the rest is not sent."
            ((and (pair? step) (eq? (car step) 'log))
             (when (await-log p (cdr step))
               (loop (cdr steps) sent)))
-           (else (error "batch-steps: a step is a string, a number or (log . PATTERN):"
+           ((procedure? step)
+            (step p)
+            (loop (cdr steps) sent))
+           (else (error "batch-steps: a step is a string, a number, (log . PATTERN) or a procedure:"
                         step))))))
     (finish-run p)))
