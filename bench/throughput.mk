@@ -18,7 +18,8 @@ EXTRA_DIST += bench/throughput.sh bench/trivial.scm bench/trivial.js \
 
 # BENCH_EVENTS=N changes the number of events of the floor and in-process
 # batch (default 100000), BENCH_ISOLATED_EVENTS=N that of isolated batch
-# and lambda-local (default 20000); BENCH_NPM_DIR is where npm installs
+# and lambda-local (default 20000); BENCH_REPEAT=N how many times each
+# run is timed, keeping the fastest (default 3); BENCH_NPM_DIR is where npm installs
 # lambda-local (default ~/.cache/guile-lambda-bench, never the tree).
 bench-throughput: bench/floor$(EXEEXT) guile-lambda$(EXEEXT) \
     libguile-lambda.la $(go_DATA) $(glgo_DATA)
