@@ -4,7 +4,9 @@
 # (--isolation none) and isolated (through the supervisor, with 1 and
 # with 2 containers), against
 #  - the floor, bench/floor: Guile and our JSON codec with nothing else,
-#  - lambda-local (npm) running bench/trivial.js in one Node process.
+#  - lambda-local (npm) running bench/trivial.js in one Node process,
+# and shows the ceiling of isolated batch: one loopback round trip per
+# event, timed alone by bench/roundtrip.c.
 # Each runner is timed once, as a whole process (start-up included), on
 # the same NDJSON file; a run with one event gives the start-up time
 # (for isolated batch, that of the supervisor and a cold container), so
@@ -133,6 +135,17 @@ measure ()
   eval "$1_total=\$elapsed; $1_n=\$n"
 }
 
+# The ceiling: microseconds per bare loopback round trip, the fastest
+# of BENCH_REPEAT runs.
+rt_block=; rt_poll=
+for _ in $(seq "$repeat"); do
+  "$buildbench/roundtrip" "$slow_events" > "$tmp/roundtrip.out" || exit 1
+  b=$(sed -n 's/^blocking //p' "$tmp/roundtrip.out")
+  p=$(sed -n 's/^polling //p' "$tmp/roundtrip.out")
+  rt_block=$(awk -v a="$b" -v b="${rt_block:-$b}" 'BEGIN { print (a < b ? a : b) }')
+  rt_poll=$(awk -v a="$p" -v b="${rt_poll:-$p}" 'BEGIN { print (a < b ? a : b) }')
+done
+
 measure floor fast "$floor_ok"
 measure inproc fast "$batch_ok"
 measure iso1 slow "$batch_ok"
@@ -194,7 +207,8 @@ awk -v skip="$ll_skip" -v llv="$lambda_local_version" -v repeat="$repeat" \
     -v bn="$inproc_n" -v bs="$inproc_start" -v bt="$inproc_total" \
     -v i1n="$iso1_n" -v i1s="$iso1_start" -v i1t="$iso1_total" \
     -v i2n="$iso2_n" -v i2s="$iso2_start" -v i2t="$iso2_total" \
-    -v ln="${ll_n:-0}" -v ls="${ll_start:-0}" -v lt="${ll_total:-0}" '
+    -v ln="${ll_n:-0}" -v ls="${ll_start:-0}" -v lt="${ll_total:-0}" \
+    -v rtb="$rt_block" -v rtp="$rt_poll" '
 function warm(n, s, t) { return t > s ? (n - 1) / (t - s) : 0 }
 function row(name, n, s, t,    w) {
   w = warm(n, s, t)
@@ -242,6 +256,16 @@ BEGIN {
     r1 = ratio("isolated(1)", "lambda-local", w1, wl)
     r2 = ratio("isolated(2)", "lambda-local", w2, wl)
   }
+  printf "ceiling of isolated batch, one loopback round trip per event "
+  printf "(bench/roundtrip.c):\n"
+  printf "  %-30s %8.2f us  %9.0f /s\n", "both sides blocking", rtb, 1e6 / rtb
+  printf "  %-30s %8.2f us  %9.0f /s\n", "both sides polling first", rtp, \
+    1e6 / rtp
+  rt = rtb < rtp ? rtb : rtp
+  ratio("isolated(1)", "round-trip ceiling", w1, 1e6 / rt)
+  if (skip == "")
+    printf "  10x lambda-local is %.0f inv/s: %.1f us per event for all " \
+      "of it, the bare round trip included\n", 10 * wl, 1e5 / wl
   printf "targets:\n"
   printf "  in-process within 3x of the floor, whole process (%.2fx): %s\n", \
     bt / ft, ((bt / ft <= 3) ? "met" : "NOT met")
