@@ -65,7 +65,9 @@
           (wait)))
       count)
      ((string=? what "child-alloc")
-      ;; tail holds the whole line: 200 MB without a newline.
-      (system "head -c 200M /dev/zero | tail >/dev/null")
+      ;; tail holds the whole line: 200 MB without a newline, and keeps
+      ;; it for half a second before the end of its input, so that a
+      ;; poll every 50 ms sees it even on a loaded machine.
+      (system "(head -c 200M /dev/zero; sleep 0.5) | tail >/dev/null")
       count)
      (else (error "no such thing to do" what)))))
