@@ -116,13 +116,22 @@
 
 ;;; The handler directory.
 
-(define (handler-dir-check dir output)
-  "The files of DIR to ship, relative to it; refuse a DIR that is not a
-function's directory."
+(define (handler-dir-exists dir)
   (unless (file-exists? dir)
     (refuse "~a: no such directory: give the directory that holds the function's handler files (FILE.scm)" dir))
   (unless (file-is-directory? dir)
-    (refuse "~a is not a directory: give the directory that holds the function's handler files (FILE.scm), not the file itself" dir))
+    (refuse "~a is not a directory: give the directory that holds the function's handler files (FILE.scm), not the file itself" dir)))
+
+(define (output-check output)
+  (let ((dir (dirname output)))
+    (unless (and (file-exists? dir) (file-is-directory? dir))
+      (refuse "cannot write ~a: there is no directory ~a" output dir))
+    (when (and (file-exists? output) (file-is-directory? output))
+      (refuse "cannot write ~a: it is a directory; name the zip file" output))))
+
+(define (handler-dir-check dir output)
+  "The files of DIR to ship, relative to it (OUTPUT left out, if it is
+one); refuse a DIR that is not a function's directory."
   (for-each (lambda (ours)
               (when (file-exists? (string-append dir "/" ours))
                 (refuse "~a/~a exists, but the package puts its own ~a there: rename it" dir ours ours)))
@@ -483,7 +492,7 @@ zip."
   "Say what OUTPUT holds, part by part, and its size."
   (let ((sizes (zip-entry-sizes output))
         (stage-size (lambda (files) (length files))))
-    (format #t "~a: ~,1f MB (~a bytes)~%" output
+    (format #t "~a: ~,2f MB (~a bytes)~%" output
             (/ (stat:size (stat output)) 1e6) (stat:size (stat output)))
     (for-each (match-lambda
                 ((name . files)
@@ -504,6 +513,8 @@ zip."
   (string-append (dirname output) "/layer.zip"))
 
 (define (package-build dir output layer?)
+  (handler-dir-exists dir)
+  (output-check output)
   (let* ((dir (canonicalize-path dir))
          (output (canonicalize-path* output))
          (files (handler-dir-check
