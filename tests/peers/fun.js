@@ -1,7 +1,8 @@
 'use strict';
 // tests/peers/fun.js: @vercel/fun, a Runtime API server of its own, runs
 // `provided`-runtime functions by executing their `bootstrap`: here
-// guile-lambda bootstrap with a Scheme handler (functions/guile), and the
+// guile-lambda bootstrap with a Scheme handler (functions/guile), the zip
+// that `guile-lambda package' makes of that handler, and the
 // shell-and-curl client curl-bootstrap.sh (functions/curl); then the
 // parts of batch.js, where guile-lambda's supervisor runs aws-lambda-ric
 // and curl-bootstrap.sh as its containers.  Prints TAP.
@@ -15,6 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
 const { createRequire } = require('node:module');
+const { execFileSync } = require('node:child_process');
 
 function need(name) {
   const v = process.env[name];
@@ -260,6 +262,53 @@ async function guileInitError() {
   await within(INVOKE_LIMIT_MS, fn.destroy(), 'destroy');
 }
 
+// The zip of `guile-lambda package', as fun runs a function given as a
+// zip: unpacked into a folder of its own, its own bootstrap started
+// there.  The runtime's log goes to fun's standard error.
+async function packaged() {
+  const name = 'packaged';
+  const src = path.join(work, 'packaged-src');
+  const zip = path.join(work, 'packaged.zip');
+  fs.mkdirSync(src);
+  fs.copyFileSync(path.join(__dirname, 'functions', 'guile', 'peer.scm'),
+                  path.join(src, 'peer.scm'));
+  execFileSync(path.join(builddir, 'pre-inst-env'),
+               ['guile-lambda', 'package', src, '-o', zip],
+               { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fn = await fun.createFunction({
+    FunctionName: 'packaged-peer',
+    Code: { ZipFile: fs.readFileSync(zip) },
+    Handler: 'peer.handler',
+    Runtime: 'provided',
+    MemorySize: 128,
+    Timeout: TIMEOUT_S,
+    Environment: { Variables: { AWS_LAMBDA_FUNCTION_TIMEOUT: String(TIMEOUT_S) } },
+  });
+
+  let inv = await invoke(fn, { name: 'Ada' });
+  check(`${name}: the zip's own bootstrap serves fun: the handler's result`,
+        succeeded(inv) && inv.body.calls === 1 && inv.body.event
+        && inv.body.event.name === 'Ada' && inv.body.functionName === 'packaged-peer', inv);
+  const pid = inv.body.pid;
+  inv = await invoke(fn, { name: 'Grace' });
+  check(`${name}: warm: the same container, with the module's state`,
+        succeeded(inv) && inv.body.calls === 2 && inv.body.pid === pid, inv);
+  inv = await invoke(fn, { waitMs: 100 });
+  check(`${name}: an await on a timer completes across fun's SIGSTOP/SIGCONT`,
+        succeeded(inv) && inv.body.calls === 3 && inv.ms >= 100, inv);
+  inv = await invoke(fn, { fail: 'asked to fail' });
+  check(`${name}: a function error: FunctionError 'Handled' with the errorType`,
+        inv.res !== undefined && inv.res.FunctionError === 'Handled'
+        && inv.body.errorType === 'Peer.Failure', inv);
+  inv = await invoke(fn, { spinMs: 10000 });
+  check(`${name}: a handler spinning past ${TIMEOUT_S} s times out: Sandbox.Timedout`,
+        inv.res !== undefined && inv.body.errorType === 'Sandbox.Timedout', inv);
+  inv = await invoke(fn, { name: 'Barbara' });
+  check(`${name}: after the timeout a cold start`,
+        succeeded(inv) && inv.body.calls === 1, inv);
+  await destroyed(fn, inv.body.pid, name, inv);
+}
+
 async function curl() {
   const name = 'curl';
   const fn = await createFunction('curl-peer', 'curl', 'function.handler');
@@ -297,7 +346,7 @@ async function curl() {
 
 async function main() {
   const batchParts = require('./batch.js')({ check, builddir, peersDir });
-  for (const part of [guile, guileInitError, curl, ...batchParts]) {
+  for (const part of [guile, guileInitError, packaged, curl, ...batchParts]) {
     try {
       await part();
     } catch (err) {
