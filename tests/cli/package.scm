@@ -147,7 +147,7 @@ a runtime."
 ;; second invocation, a timeout, then a cold start.
 (define (function-checks name root bootstrap)
   (let* ((r (chroot-batch root bootstrap "function.handler"
-                          '("{}" "{\"raise\":true}" "{}" "{\"spinMs\":5000}"
+                          '("{}" "{\"raise\":true}" "{}" "{\"sleepS\":5}"
                             "{}")))
          (records (run-records r)))
     (test-equal (string-append name ": success, error, warm, timeout, cold")
@@ -160,7 +160,7 @@ a runtime."
        (test-assert (string-append name ": a cold start has an Init Duration")
                     (number? (json-ref hello "initDurationMs")))
        (test-equal (string-append name ": the error, with its place in the source")
-                   '("misc-error" "at handler (function.scm:19:5)")
+                   '("misc-error" "at handler (function.scm:12:5)")
                    (list (json-ref error "error" "errorType")
                          (json-ref error "error" "stackTrace" 0)))
        (test-assert (string-append name ": the third event is warm: same process, state kept")
