@@ -118,15 +118,18 @@
     "AWS_REGION" "AWS_LAMBDA_LOG_GROUP_NAME" "AWS_LAMBDA_LOG_STREAM_NAME"))
 
 (define (runtime-command root bootstrap)
-  "The command that runs BOOTSTRAP in the chroot ROOT, as Lambda starts
-a runtime."
+  "The command that runs BOOTSTRAP as Lambda starts a runtime: in the
+chroot ROOT, or if ROOT is #f, where it is (LAMBDA_TASK_ROOT its
+directory)."
   (string-append
    "exec env -i "
    (string-join (map (lambda (v) (string-append v "=\"$" v "\""))
                      lambda-variables))
-   " LAMBDA_TASK_ROOT=/var/task LANG=en_US.UTF-8 TZ=:UTC"
-   " PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin"
-   " " chroot-program " " root " " bootstrap))
+   " LANG=en_US.UTF-8 TZ=:UTC PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+   (if root
+       (string-append " LAMBDA_TASK_ROOT=/var/task " chroot-program " " root
+                      " " bootstrap)
+       (string-append " LAMBDA_TASK_ROOT=" (dirname bootstrap) " " bootstrap))))
 
 (define (call-with-chroot zips proc)
   (let ((root (chroot-make zips)))
@@ -284,6 +287,14 @@ a runtime."
                       (stderr-has? r "handler.scm does not compile: handler.scm:4:1: unexpected end of input")))
        (test-assert "no zip was written for any of them"
                     (not (file-exists? (string-append dir "/x.zip")))))
+
+     ;; Without a chroot, as any user: the host's libraries and Guile
+     ;; are there, but the bootstrap does not look at them.
+     (let ((unpacked (temp-dir)))
+       (system* "unzip" "-q" zip "-d" unpacked)
+       (test-group "unpacked, started with env -i, under the supervisor"
+         (function-checks "function zip" #f (string-append unpacked "/bootstrap")))
+       (delete-tree unpacked))
 
      (let ((why (chroot-unavailable)))
        (test-group "in a chroot, under the supervisor"
