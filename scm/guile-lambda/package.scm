@@ -96,7 +96,7 @@
   (copy-file from to))
 
 (define (delete-tree path)
-  (if (and (file-is-directory? path) (not (eq? 'symlink (stat:type (lstat path)))))
+  (if (eq? 'directory (stat:type (lstat path)))
       (begin
         (for-each (lambda (name) (delete-tree (string-append path "/" name)))
                   (directory-entries path))
@@ -490,15 +490,14 @@ zip."
 
 (define (zip-report output parts)
   "Say what OUTPUT holds, part by part, and its size."
-  (let ((sizes (zip-entry-sizes output))
-        (stage-size (lambda (files) (length files))))
+  (let ((sizes (zip-entry-sizes output)))
     (format #t "~a: ~,2f MB (~a bytes)~%" output
             (/ (stat:size (stat output)) 1e6) (stat:size (stat output)))
     (for-each (match-lambda
                 ((name . files)
                  (unless (null? files)
                    (format #t "  ~24a ~5d files ~10d bytes compressed~%"
-                           name (stage-size files)
+                           name (length files)
                            (fold + 0 (map (lambda (f) (or (assoc-ref sizes f) 0))
                                           files))))))
               parts)))
