@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <string.h>
 #include <libguile.h>
+
+#include "cli/usage.h"
 
 /* Registered first, so it runs last among the exit handlers, with the
    status exit() was given, whoever called it: it ends the process before
@@ -21,17 +24,26 @@ exit_now (int status, void *unused)
   _exit (status);
 }
 
-/* An installed binary finds its modules where `make install` put them,
+/* Append DIR to the list in the variable NAME.  Through the C API, not
+   scm_c_eval_string: that would load Guile's compiler at every start. */
+static void
+path_append (const char *name, const char *dir)
+{
+  SCM var = scm_c_lookup (name);
+
+  scm_variable_set_x (var, scm_append (scm_list_2 (scm_variable_ref (var),
+                                                   scm_list_1 (scm_from_utf8_string (dir)))));
+}
+
+/* An installed binary finds its modules where `make install' put them,
    after anything GUILE_LOAD_PATH names; ./pre-inst-env uses the tree. */
 static void
 load_path_extend (void)
 {
   if (getenv ("GUILE_LAMBDA_UNINSTALLED"))
     return;
-  scm_c_eval_string ("(set! %load-path (append %load-path (list \""
-                     GL_MODDIR "\")))");
-  scm_c_eval_string ("(set! %load-compiled-path (append %load-compiled-path"
-                     " (list \"" GL_GODIR "\")))");
+  path_append ("%load-path", GL_MODDIR);
+  path_append ("%load-compiled-path", GL_GODIR);
 }
 
 static void
@@ -39,10 +51,27 @@ inner_main (void *closure, int argc, char **argv)
 {
   SCM main_proc;
 
-  scm_c_eval_string ("(set! %load-should-auto-compile #f)");
+  scm_variable_set_x (scm_c_lookup ("%load-should-auto-compile"),
+                      SCM_BOOL_F);
   load_path_extend ();
   main_proc = scm_c_public_ref ("guile-lambda core", "%guile-lambda-main");
   exit (scm_to_int (scm_call_1 (main_proc, scm_program_arguments ())));
+}
+
+/* `guile-lambda --help' or `--version' alone is answered without Guile;
+   anything else goes through the command line's own parser. */
+static int
+usage_answer (int argc, char **argv)
+{
+  if (argc != 2)
+    return 0;
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    gl_help_print ("guile-lambda");
+  else if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-V") == 0)
+    gl_version_print ();
+  else
+    return 0;
+  return 1;
 }
 
 /* A closed standard descriptor would be taken by the first file the
@@ -75,6 +104,8 @@ int
 main (int argc, char **argv)
 {
   std_fds_hold ();
+  if (usage_answer (argc, argv))
+    return fflush (stdout) == 0 && !ferror (stdout) ? 0 : 1;
   /* As the guile command does: text conversions follow the locale. */
   setlocale (LC_ALL, "");
   on_exit (exit_now, NULL);
