@@ -1,7 +1,7 @@
 # bench/local.mk: `make bench' runs each script of BENCH_RUNS against
 # the uninstalled tree; every script prints its own numbers and ratios.
 
-BENCH_RUNS = bench/json.scm
+BENCH_RUNS = bench/coldstart.scm bench/json.scm
 
 bench: libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	$(AM_V_at)for script in $(BENCH_RUNS); do \
@@ -11,4 +11,4 @@ bench: libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	done
 .PHONY: bench
 
-EXTRA_DIST += bench/json.scm bench/data/apigw-v2.json
+EXTRA_DIST += bench/coldstart.scm bench/json.scm bench/data/apigw-v2.json

@@ -7,9 +7,9 @@
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda origin)
   #:use-module (rnrs bytevectors)
-  #:use-module ((rnrs io ports)
-                #:select (bytevector->string make-transcoder utf-8-codec
-                          eol-style))
+  ;; Only fs-read-file-string needs them: loading (rnrs io ports) at
+  ;; every start would cost more than the rest of this module.
+  #:autoload (rnrs io ports) (bytevector->string make-transcoder utf-8-codec)
   #:export (fs-read-file fs-read-file-string fs-write-file fs-append-file
             fs-stat fs-lstat fs-readdir fs-mkdir fs-unlink fs-rename))
 
@@ -17,15 +17,16 @@
 (define-origin-recording fs-read-file %fs-read-file)
 
 ;; Invalid UTF-8 becomes U+FFFD, as Node's readFile(path, 'utf8') does.
-(define utf-8-lossy
-  (make-transcoder (utf-8-codec) (eol-style none) 'replace))
+;; No end-of-line conversion: (eol-style none).
+(define (utf-8-lossy)
+  (make-transcoder (utf-8-codec) 'none 'replace))
 
 (define (%fs-read-file-string origin path proc)
   (%fs-read-file origin path
                  (lambda (err bytes)
                    (if err
                        (proc err #f)
-                       (proc #f (bytevector->string bytes utf-8-lossy))))))
+                       (proc #f (bytevector->string bytes (utf-8-lossy)))))))
 
 ;; (fs-read-file-string PATH PROC): the whole file decoded as UTF-8.
 (define-origin-recording fs-read-file-string %fs-read-file-string)
