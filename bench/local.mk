@@ -3,7 +3,7 @@
 
 BENCH_RUNS = bench/coldstart.scm bench/json.scm
 
-bench: libguile-lambda.la $(go_DATA) $(glgo_DATA)
+bench: guile-lambda$(EXEEXT) libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	$(AM_V_at)for script in $(BENCH_RUNS); do \
 	  abs_top_srcdir='$(abs_top_srcdir)' \
 	  $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
