@@ -37,7 +37,8 @@ order."
        (let loop ((trees '()) (codes '()))
          (let ((form (read-form port (current-module))))
            (if (eof-object? form)
-               (values (current-module) (toplevel-uses (reverse trees))
+               (values (current-module)
+                       (toplevel-uses (reverse trees) (module-name module))
                        (reverse codes))
                (call-with-values
                    (lambda () (compile-tree-il form (current-module) '()))
@@ -51,11 +52,12 @@ order."
                      ((load-thunk-from-memory code))
                      (loop (cons tree trees) (cons code codes))))))))))))
 
-(define (toplevel-uses trees)
+(define (toplevel-uses trees fresh)
   "The (MODULE NAME SOURCE) of each top-level variable that TREES
 reference or set, at its first use, in order; SOURCE is the nearest
 source location known, or #f.  Plain data, so that the cache can keep
-it with the bytecode."
+it with the bytecode: MODULE is #t for FRESH, the name of the handler's
+fresh module, a gensym that another process gives to another module."
   (define (down tree acc)
     (match acc
       ((src . uses)
@@ -68,7 +70,8 @@ it with the bytecode."
                                    (equal? (car use) mod)))
                             uses)
                       uses
-                      (cons (list mod name src) uses)))
+                      (cons (list (if (equal? mod fresh) #t mod) name src)
+                            uses)))
                  (_ uses)))))))
   (reverse
    (fold (lambda (tree uses)

@@ -21,7 +21,7 @@
             handler-cache-write))
 
 ;; Changed whenever the layout or the meaning of an entry changes.
-(define entry-version 1)
+(define entry-version 2)
 
 (define (handler-cache-directory)
   "The directory of cached handlers, or #f where the environment names

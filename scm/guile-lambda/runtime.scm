@@ -11,10 +11,6 @@
   #:use-module (ice-9 binary-ports)
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
   #:use-module ((system vm loader) #:select (load-thunk-from-memory))
-  ;; Loaded now: frame-source and frame-procedure-name, which describe
-  ;; an error, load it when first called, and loading it then can fail,
-  ;; e.g. with no file descriptor left.
-  #:use-module ((system vm frame) #:select ())
   #:export (parse-handler-name
             load-handler
             guarded-apply
@@ -95,14 +91,21 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 (define (handler-file-load file)
   "Load FILE into a fresh module that uses (guile-lambda); return the
 module current at its end and the top-level variables its forms use,
-as (MODULE NAME SOURCE) lists."
+as (MODULE-NAME NAME SOURCE) lists."
   (let ((module (make-fresh-user-module))
         (source (file-bytes file)))
     (module-use! module (resolve-interface '(guile-lambda)))
-    (match (handler-cache-read file source)
-      ((codes . uses)
-       (values (forms-run module codes) uses))
-      (#f (handler-compile-and-keep file source module)))))
+    (call-with-values
+        (lambda ()
+          (match (handler-cache-read file source)
+            ((codes . uses)
+             (values (forms-run module codes) uses))
+            (#f (handler-compile-and-keep file source module))))
+      (lambda (last uses)
+        (values last (map (match-lambda
+                            ((#t name src) (list (module-name module) name src))
+                            (use use))
+                          uses))))))
 
 (define (file-bytes file)
   (let ((bytes (call-with-input-file file get-bytevector-all #:binary #t)))
@@ -394,12 +397,31 @@ recursion without end is an error, not the container's memory."
           (cons (if (eq? key 'quit) 'exit 'error)
                 (error-object-safely key rest stack))))))
 
+;; frame-source and frame-procedure-name load (system vm frame), and a
+;; dozen modules with it, when first called: at start-up that would
+;; make every cold start half as slow again, so it happens when the
+;; first error is described.  A handler that has used up its file
+;; descriptors must still get its error described: one descriptor is
+;; held in reserve until then and given up for the loading.
+(define reserve-fd
+  (false-if-exception (open-fdes "/dev/null" (logior O_RDONLY O_CLOEXEC))))
+
+(define (frame-modules-load)
+  (unless (resolve-module '(system vm frame) #f #:ensure #f)
+    (when reserve-fd
+      (close-fdes reserve-fd)
+      (set! reserve-fd #f))
+    (resolve-interface '(system vm frame))))
+
 ;; Describing an error must not fail in turn, whatever user code raised
 ;; (a printer that raises, say): nothing may escape guarded-apply into
 ;; the engine.  The words are the Node runtime's for the same case.
 (define (error-object-safely key args stack)
   (catch #t
-    (lambda () (throw->alist key args stack))
+    (lambda ()
+      (when stack
+        (frame-modules-load))
+      (throw->alist key args stack))
     (lambda _
       (error-object "handled"
                     "callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack"
