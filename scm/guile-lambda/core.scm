@@ -3,6 +3,9 @@
 (define-module (guile-lambda core)
   #:use-module (guile-lambda config)
   #:use-module (ice-9 exceptions)
+  ;; Loading it makes the `format' every module sees the whole one
+  ;; (~d, ~,2f...), not simple-format: handlers have always had it.
+  #:use-module (ice-9 format)
   #:use-module (srfi srfi-1)
   #:export (;; JSON codec
             json-string->scm scm->json-string

@@ -46,10 +46,10 @@ load_path_extend (void)
   path_append ("%load-compiled-path", GL_GODIR);
 }
 
-/* The collector's settings that this process put in its environment,
+/* The collector's setting that this process put in its environment,
    taken out again once Guile has started, so that the handler's child
-   processes do not inherit them. */
-static const char *gc_env_set[2];
+   processes do not inherit it. */
+static const char *gc_env_set;
 
 /* The function's memory in MB, as the command line or Lambda's
    environment will give it; its own parser checks it later. */
@@ -69,43 +69,35 @@ memory_mb_find (int argc, char **argv)
   return mb >= 128 && mb <= 10240 ? mb : 128;
 }
 
-/* libgc reads these once, as Guile starts it.  Left at its defaults,
-   the heap starts at a few hundred kilobytes and the start-up alone
-   collects again and again (over a third of a cold start's CPU time):
-   the first heap is a sixteenth of the function's memory, up to 64 MB,
-   and a function with a gigabyte or more lets the heap grow more
-   before it collects.  Pages of the heap that nothing uses are never
-   touched, so the resident size does not grow with it.  A GC_ variable
-   already in the environment wins. */
+/* libgc reads this once, as Guile starts it.  Left at its default, the
+   heap starts at a few hundred kilobytes and the start-up alone
+   collects again and again (over a third of a cold start's CPU time).
+   The first heap is a sixteenth of the function's memory, 8 MB at 128
+   MB, and no more than 16 MB: past that a cold start gains nothing, and
+   a heap that garbage may fill before the first collection only makes
+   the container bigger (tests/scm/memory.scm).  The free-space divisor
+   stays libgc's (3): a smaller one, tried for big functions, let the
+   resident size grow by a third as garbage waited for collection.  A
+   GC_INITIAL_HEAP_SIZE already in the environment wins. */
 static void
 gc_configure (int argc, char **argv)
 {
   long mb = memory_mb_find (argc, argv);
+  long heap_mb = mb / 16 < 16 ? mb / 16 : 16;
   char value[32];
 
-  if (getenv ("GC_INITIAL_HEAP_SIZE") == NULL)
-    {
-      snprintf (value, sizeof value, "%ld",
-                (mb < 1024 ? mb : 1024) * 1024 * 1024 / 16);
-      if (setenv ("GC_INITIAL_HEAP_SIZE", value, 1) == 0)
-        gc_env_set[0] = "GC_INITIAL_HEAP_SIZE";
-    }
-  if (getenv ("GC_FREE_SPACE_DIVISOR") == NULL && mb >= 1024)
-    {
-      /* libgc's default is 3. */
-      if (setenv ("GC_FREE_SPACE_DIVISOR", "2", 1) == 0)
-        gc_env_set[1] = "GC_FREE_SPACE_DIVISOR";
-    }
+  if (getenv ("GC_INITIAL_HEAP_SIZE") != NULL)
+    return;
+  snprintf (value, sizeof value, "%ld", heap_mb * 1024 * 1024);
+  if (setenv ("GC_INITIAL_HEAP_SIZE", value, 1) == 0)
+    gc_env_set = "GC_INITIAL_HEAP_SIZE";
 }
 
 static void
 gc_env_clear (void)
 {
-  size_t i;
-
-  for (i = 0; i < sizeof gc_env_set / sizeof gc_env_set[0]; i++)
-    if (gc_env_set[i])
-      unsetenv (gc_env_set[i]);
+  if (gc_env_set)
+    unsetenv (gc_env_set);
 }
 
 static void

@@ -15,6 +15,8 @@
 (define greeting \"" greeting "\")
 (define (handler event context)
   `((\"greeting\" . ,greeting)
+    ;; The whole format, not simple-format, with nothing imported.
+    (\"formatted\" . ,(format #f \"~,2f\" 1.5))
     (\"compilerLoaded\" . ,(and (resolve-module '(system base compile) #f
                                                 #:ensure #f)
                                 #t))))
@@ -37,6 +39,8 @@
   (test-equal (string-append name ": exit status") 0 (run-status r))
   (test-equal (string-append name ": the handler's result") greeting
               (json-ref (run-json r) "greeting"))
+  (test-equal (string-append name ": format is (ice-9 format)'s") "1.50"
+              (json-ref (run-json r) "formatted"))
   (test-equal (string-append name (if compiler?
                                       ": the compiler was loaded"
                                       ": no compiler module was loaded"))
