@@ -123,9 +123,9 @@
   (target-show "decode, API Gateway v2 event" event-decode 30)
   (target-show "encode, API Gateway v2 event" event-encode 60)
   (target-show "decode, 1 MB document" large-decode 20))
-(format #t "~%Both sides build the same values.  GC is the share of time libgc
-reports for its collections.  Each costs Guile a millisecond or two
-however little is live, and a small heap (~a MB at the end here)
-collects often; GC_INITIAL_HEAP_SIZE=268435456 shows the codecs
-without most of that.~%"
+(format #t "~%Both sides build the same values, in the same process.  GC is the
+share of time libgc reports for its collections.  `make bench' runs this
+with the collector as guile-lambda sets it for a 128 MB function (an 8 MB
+first heap, one marking thread: GC_INITIAL_HEAP_SIZE, GC_MARKERS); the
+heap was ~a MB at the end.~%"
         (inexact->exact (round (/ (assq-ref (gc-stats) 'heap-size) 1e6))))

@@ -10,7 +10,6 @@
   #:use-module (guile-lambda handler-cache)
   #:use-module (ice-9 binary-ports)
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
-  #:use-module ((system vm loader) #:select (load-thunk-from-memory))
   #:export (parse-handler-name
             load-handler
             guarded-apply
@@ -117,7 +116,7 @@ as (MODULE-NAME NAME SOURCE) lists."
   (save-module-excursion
    (lambda ()
      (set-current-module module)
-     (for-each (lambda (code) ((load-thunk-from-memory code))) codes)
+     (for-each (lambda (code) ((%bytecode-load code))) codes)
      (current-module))))
 
 (define (handler-compile-and-keep file source module)

@@ -46,10 +46,10 @@ load_path_extend (void)
   path_append ("%load-compiled-path", GL_GODIR);
 }
 
-/* The collector's setting that this process put in its environment,
+/* The collector's settings that this process put in its environment,
    taken out again once Guile has started, so that the handler's child
-   processes do not inherit it. */
-static const char *gc_env_set;
+   processes do not inherit them. */
+static const char *gc_env_set[2];
 
 /* The function's memory in MB, as the command line or Lambda's
    environment will give it; its own parser checks it later. */
@@ -69,7 +69,24 @@ memory_mb_find (int argc, char **argv)
   return mb >= 128 && mb <= 10240 ? mb : 128;
 }
 
-/* libgc reads this once, as Guile starts it.  Left at its default, the
+/* Set NAME to VALUE for libgc, unless the environment already says. */
+static void
+gc_env_default (const char *name, const char *value)
+{
+  size_t i;
+
+  if (getenv (name) != NULL)
+    return;
+  for (i = 0; i < sizeof gc_env_set / sizeof gc_env_set[0]; i++)
+    if (gc_env_set[i] == NULL)
+      {
+        if (setenv (name, value, 1) == 0)
+          gc_env_set[i] = name;
+        return;
+      }
+}
+
+/* libgc reads these once, as Guile starts it.  Left at its default, the
    heap starts at a few hundred kilobytes and the start-up alone
    collects again and again (over a third of a cold start's CPU time).
    The first heap is a sixteenth of the function's memory, 8 MB at 128
@@ -77,8 +94,10 @@ memory_mb_find (int argc, char **argv)
    a heap that garbage may fill before the first collection only makes
    the container bigger (tests/scm/memory.scm).  The free-space divisor
    stays libgc's (3): a smaller one, tried for big functions, let the
-   resident size grow by a third as garbage waited for collection.  A
-   GC_INITIAL_HEAP_SIZE already in the environment wins. */
+   resident size grow by a third as garbage waited for collection.
+   Lambda gives a function under 1769 MB less than one vCPU: there a
+   second marking thread could only contend with the first, and would
+   cost its start. */
 static void
 gc_configure (int argc, char **argv)
 {
@@ -86,18 +105,20 @@ gc_configure (int argc, char **argv)
   long heap_mb = mb / 16 < 16 ? mb / 16 : 16;
   char value[32];
 
-  if (getenv ("GC_INITIAL_HEAP_SIZE") != NULL)
-    return;
   snprintf (value, sizeof value, "%ld", heap_mb * 1024 * 1024);
-  if (setenv ("GC_INITIAL_HEAP_SIZE", value, 1) == 0)
-    gc_env_set = "GC_INITIAL_HEAP_SIZE";
+  gc_env_default ("GC_INITIAL_HEAP_SIZE", value);
+  if (mb < 1769)
+    gc_env_default ("GC_MARKERS", "1");
 }
 
 static void
 gc_env_clear (void)
 {
-  if (gc_env_set)
-    unsetenv (gc_env_set);
+  size_t i;
+
+  for (i = 0; i < sizeof gc_env_set / sizeof gc_env_set[0]; i++)
+    if (gc_env_set[i])
+      unsetenv (gc_env_set[i]);
 }
 
 static void
