@@ -21,8 +21,10 @@
 #include "core/engine.h"
 #include "core/fatal.h"
 #include "core/json.h"
+#include "core/spin.h"
 #include "http/http.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +90,12 @@ struct gl_service {
   struct event *queue;          /* waiting for a container */
   struct event *queue_tail;
   uv_timer_t poll;
+  /* After an event is handed to a container, or a container spoke,
+     the loop polls for its next word rather than block (core/spin.h):
+     an active idle handle keeps it from blocking. */
+  uv_idle_t spin;
+  uint64_t spin_until;          /* uv_hrtime */
+  struct gl_spin spin_window;
   int closing;
   int open_handles;
   void (*close_cb) (void *data);
@@ -236,8 +244,9 @@ log_on_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-/* What the container wrote before it answered is in the pipe by now:
-   read it, so that its lines come before END. */
+/* What the container wrote before it answered is in its pipes by now:
+   read it, so that its lines come before END.  One poll asks both pipes
+   first, as most events log nothing. */
 static void
 log_drain (struct log_pipe *lp)
 {
@@ -262,8 +271,22 @@ log_drain (struct log_pipe *lp)
 static void
 logs_drain (struct container *c)
 {
-  log_drain (&c->out);
-  log_drain (&c->err);
+  struct log_pipe *pipes[2] = { &c->out, &c->err }, *which[2];
+  struct pollfd pfd[2];
+  nfds_t n = 0, i;
+  uv_os_fd_t fd;
+
+  for (i = 0; i < 2; i++)
+    if (uv_fileno ((uv_handle_t *) &pipes[i]->pipe, &fd) == 0)
+      {
+        which[n] = pipes[i];
+        pfd[n++] = (struct pollfd) { .fd = fd, .events = POLLIN };
+      }
+  if (n == 0 || poll (pfd, n, 0) <= 0)
+    return;
+  for (i = 0; i < n; i++)
+    if (pfd[i].revents & (POLLIN | POLLHUP))
+      log_drain (which[i]);
 }
 
 /* Handles.  The loop is the service's own (its data is the service),
@@ -565,6 +588,29 @@ container_on_exit (uv_process_t *p, int64_t status, int signum)
 /* Dispatch. */
 
 static void
+spin_on_idle (uv_idle_t *idle)
+{
+  struct gl_service *svc = idle->data;
+
+  if (uv_hrtime () < svc->spin_until)
+    return;
+  gl_spin_miss (&svc->spin_window);
+  uv_idle_stop (idle);
+}
+
+/* A container's next word is expected soon: poll for it.  HEARD: a
+   container spoke, which ends a window still open as a hit. */
+static void
+spin_start (struct gl_service *svc, int heard)
+{
+  if (heard && uv_is_active ((uv_handle_t *) &svc->spin))
+    gl_spin_hit (&svc->spin_window);
+  svc->spin_until = uv_hrtime () + gl_spin_window (&svc->spin_window);
+  if (!svc->closing)
+    uv_idle_start (&svc->spin, spin_on_idle);
+}
+
+static void
 next_answer (struct container *c)
 {
   struct event *e = c->event;
@@ -592,6 +638,7 @@ next_answer (struct container *c)
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
   gl_http_request_respond (c->next, 200, headers, 4, e->payload, e->len);
   c->next = NULL;
+  spin_start (c->svc, 0);
 }
 
 static struct event *
@@ -814,6 +861,8 @@ api_on_request (gl_http_request_t *req)
   const char *slash;
   char id[64];
 
+  /* A response is followed by the container's next `next'. */
+  spin_start (c->svc, 1);
   if (strcmp (t, API_PREFIX "/invocation/next") == 0)
     {
       if (strcmp (req->method, "GET") != 0)
@@ -942,6 +991,9 @@ gl_service_start (uv_loop_t *loop, const struct gl_service_config *cfg)
   svc->open_handles++;
   uv_timer_start (&svc->poll, poll_on_timer, POLL_MS, POLL_MS);
   uv_unref ((uv_handle_t *) &svc->poll);
+  uv_idle_init (loop, &svc->spin);
+  svc->spin.data = svc;
+  svc->open_handles++;
   return svc;
 }
 
@@ -981,6 +1033,7 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
   svc->close_cb = cb;
   svc->close_data = data;
   handle_close (svc, (uv_handle_t *) &svc->poll);
+  handle_close (svc, (uv_handle_t *) &svc->spin);
   for (i = 0; i < svc->cfg.concurrency; i++)
     {
       struct container *c = &svc->containers[i];
