@@ -4,11 +4,17 @@
 
 TEST_EXTENSIONS = .scm
 SCM_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
-SCM_LOG_COMPILER = $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile \
-  -L $(abs_top_srcdir)
+SCM_LOG_COMPILER = $(top_builddir)/pre-inst-env $(GUILE) --no-auto-compile
+# (tests lib ...) are found under the top source directory, searched
+# after the modules' own directories: before them (as with -L), the
+# `guile-lambda' binary of an in-tree build would be taken for the
+# source of (guile-lambda) whenever it is newer than its compiled file.
+# The cache of compiled handlers is the build tree's, not the user's.
 AM_TESTS_ENVIRONMENT = abs_top_srcdir='$(abs_top_srcdir)'; \
   abs_top_builddir='$(abs_top_builddir)'; \
-  export abs_top_srcdir abs_top_builddir;
+  GUILE_LOAD_PATH='$(abs_top_srcdir)'; \
+  XDG_CACHE_HOME='$(abs_top_builddir)/tests/cache'; \
+  export abs_top_srcdir abs_top_builddir GUILE_LOAD_PATH XDG_CACHE_HOME;
 
 # The longest first, so that make -j runs the rest beside it.
 TESTS = \
@@ -32,6 +38,7 @@ TEST_HANDLERS = \
   tests/handlers/child-output.scm \
   tests/handlers/context.scm \
   tests/handlers/error-objects.scm \
+  tests/handlers/descriptors-exhausted.scm \
   tests/handlers/exit.scm \
   tests/handlers/faults.scm \
   tests/handlers/init-raise.scm \
@@ -131,3 +138,9 @@ EXTRA_DIST += tests/lib/rogue-runtime.scm
 TESTS += tests/cli/package.scm
 TEST_HANDLERS += tests/handlers/package/function.scm
 TEST_HANDLERS += tests/handlers/package/lib/calendar.scm
+TESTS += tests/cli/handler-cache.scm
+
+clean-local: tests-cache-clean
+tests-cache-clean:
+	-rm -rf tests/cache
+.PHONY: tests-cache-clean

@@ -3,8 +3,10 @@
 (define-module (guile-lambda core)
   #:use-module (guile-lambda config)
   #:use-module (ice-9 exceptions)
+  ;; Loading it makes the `format' every module sees the whole one
+  ;; (~d, ~,2f...), not simple-format: handlers have always had it.
+  #:use-module (ice-9 format)
   #:use-module (srfi srfi-1)
-  #:use-module ((oop goops) #:select (define-method))
   #:export (;; JSON codec
             json-string->scm scm->json-string
             ;; logging
@@ -48,12 +50,6 @@
                             (string-prefix? "%" (symbol->string symbol)))
                           (module-map (lambda (symbol variable) symbol)
                                       (current-module)))))
-
-;; Handles and requests print as what they are, not as an address:
-;; #<handle timer #3 active ref'd (timeout, due in 5000 ms), created at
-;; h.scm:4:2 during request ID>.  Foreign objects are GOOPS instances.
-(define-method (write (obj <handle>) port)
-  (%handle-write obj port))
 
 (define-exception-type &uv-error &external-error
   make-uv-error-record uv-error?

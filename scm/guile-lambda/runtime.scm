@@ -7,19 +7,10 @@
   #:use-module (ice-9 exceptions)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
-  ;; The compiler is loaded only when a handler is compiled from its
-  ;; source: one compiled ahead of time (guile-lambda package) starts
-  ;; without it, and a packaged runtime does not ship it.
-  #:autoload (language scheme compile-tree-il) (compile-tree-il)
-  #:autoload (language tree-il) (tree-il-src tree-il-fold
-                                 <toplevel-ref> <toplevel-set>)
-  #:autoload (system base compile) (compile)
-  #:autoload (system base language) (lookup-language language-reader)
+  #:use-module (guile-lambda handler-cache)
+  #:use-module (ice-9 binary-ports)
   #:use-module ((system vm loader) #:select (load-thunk-from-file))
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
-  ;; Loaded now: printing an error may need it, and loading it then can
-  ;; fail, e.g. with no file descriptor left.
-  #:use-module (system repl debug)
   #:export (parse-handler-name
             load-handler
             guarded-apply
@@ -92,46 +83,60 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
                 "Error: Cannot read the handler file '~a': permission denied"
                 file))))
 
-;; Each top-level form is compiled to bytecode and run before the next
-;; one is read, as the REPL would: handlers run as compiled code, never
-;; in the slower evaluator, and a macro may use what the forms before it
-;; defined.  A form is expanded in the module that the forms before it
-;; left current and runs in the module its expansion left current: a
-;; define-module at the top makes its module, with its imports, the one
-;; that the rest of the file is compiled and run in.
 (define (handler-module)
   "A fresh module for a handler file: it uses (guile-lambda)."
   (let ((module (make-fresh-user-module)))
     (module-use! module (resolve-interface '(guile-lambda)))
     module))
 
+;; A handler file is compiled form by form and each form run before the
+;; next is read (guile-lambda compile).  The bytecode is kept in the
+;; cache of compiled handlers: when the file has the same bytes at the
+;; next cold start, the forms are run from there, in the same order and
+;; modules, without loading the compiler.
 (define (handler-file-load file)
   "Load FILE into a fresh module that uses (guile-lambda); return the
-module current at its end and the Tree-IL of its forms, in order."
+module current at its end and the top-level variables its forms use,
+as (MODULE-NAME NAME SOURCE) lists."
   (let ((module (handler-module))
-        (read-form (language-reader (lookup-language 'scheme))))
-    (save-module-excursion
-     (lambda ()
-       (set-current-module module)
-       (call-with-input-file file
-         (lambda (port)
-           (let loop ((trees '()))
-             (let ((form (read-form port (current-module))))
-               (if (eof-object? form)
-                   (values (current-module) (reverse trees))
-                   (call-with-values
-                       (lambda () (compile-tree-il form (current-module) '()))
-                     (lambda (tree _ next)
-                       (set-current-module next)
-                       ;; Form by form, a reference to a later definition
-                       ;; would be reported as unbound: no warnings here,
-                       ;; the check comes after the whole file ran.
-                       (compile tree #:from 'tree-il #:to 'value #:env next
-                                #:warning-level 0)
-                       (loop (cons tree trees))))))))
-         ;; UTF-8 unless the file says otherwise in a coding: comment,
-         ;; whatever the locale.
-         #:guess-encoding #t #:encoding "UTF-8")))))
+        (source (file-bytes file)))
+    (call-with-values
+        (lambda ()
+          (match (handler-cache-read file source)
+            ((codes . uses)
+             (values (forms-run module codes) uses))
+            (#f (handler-compile-and-keep file source module))))
+      (lambda (last uses)
+        (values last (map (match-lambda
+                            ((#t name src) (list (module-name module) name src))
+                            (use use))
+                          uses))))))
+
+(define (file-bytes file)
+  (let ((bytes (call-with-input-file file get-bytevector-all #:binary #t)))
+    (if (eof-object? bytes) #vu8() bytes)))
+
+;; As compile-file's output is loaded: each form runs in the module that
+;; the forms before it left current, which a define-module changes.
+(define (forms-run module codes)
+  (save-module-excursion
+   (lambda ()
+     (set-current-module module)
+     (for-each (lambda (code) ((%bytecode-load code))) codes)
+     (current-module))))
+
+(define (handler-compile-and-keep file source module)
+  (let ((compile (module-ref (resolve-interface '(guile-lambda compile))
+                             'handler-compile)))
+    (call-with-values (lambda () (compile file source module))
+      (lambda (module uses codes)
+        (let ((failure (handler-cache-write file source codes uses)))
+          (when failure
+            (log-message
+             'warn
+             (format #f "the compiled handler could not be kept in the cache (~a), so every cold start compiles it again; set XDG_CACHE_HOME to a writable directory"
+                     failure))))
+        (values module uses)))))
 
 ;; A handler compiled ahead of time (guile-lambda package compiles every
 ;; file of the function in a module that uses (guile-lambda), as
@@ -166,33 +171,24 @@ module current at its end and the Tree-IL of its forms, in order."
 ;; top-level variable that its code uses and that is still unbound is
 ;; a mistake (a typo, a missing import) that would otherwise surface at
 ;; the first invocation that reaches it.
-(define (unbound-variable-uses module trees)
-  "The (NAME . SOURCE) of each top-level variable that TREES use and
-that is unbound, at its first use; SOURCE is the nearest source location
-known, or #f."
+(define (unbound-variable-uses module uses)
+  "The (NAME . SOURCE) of each variable of USES that is unbound, at its
+first use."
   (define (unbound? mod name)
     (let ((m (if mod (resolve-module mod #f #:ensure #f) module)))
       (and m
            (let ((var (module-variable m name)))
              (not (and var (variable-bound? var)))))))
-  (define (down tree acc)
-    (match acc
-      ((src . uses)
-       (let ((src (or (tree-il-src tree) src)))
-         (cons src
-               (match tree
-                 ((or ($ <toplevel-ref> _ mod name) ($ <toplevel-set> _ mod name))
-                  (if (and (not (assq name uses)) (unbound? mod name))
-                      (acons name src uses)
-                      uses))
-                 (_ uses)))))))
   (reverse
-   (fold (lambda (tree uses)
-           (cdr (tree-il-fold down (lambda (tree acc) acc) (cons #f uses)
-                              tree)))
-         '() trees)))
+   (fold (lambda (use found)
+           (match use
+             ((mod name src)
+              (if (and (not (assq name found)) (unbound? mod name))
+                  (acons name src found)
+                  found))))
+         '() uses)))
 
-(define (unbound-variables-warn module trees file)
+(define (unbound-variables-warn module uses file)
   (for-each
    (match-lambda
      ((name . src)
@@ -205,7 +201,7 @@ known, or #f."
                            (1+ (assq-ref src 'column)))
                    "?")
                name))))
-   (unbound-variable-uses module trees)))
+   (unbound-variable-uses module uses)))
 
 (define (handler-procedure module name file)
   (let ((var (module-variable module name)))
@@ -244,8 +240,8 @@ known, or #f."
                          (match (handler-compiled-file file)
                            (#f (call-with-values
                                    (lambda () (handler-file-load file))
-                                 (lambda (module trees)
-                                   (unbound-variables-warn module trees file)
+                                 (lambda (module uses)
+                                   (unbound-variables-warn module uses file)
                                    module)))
                            (go (handler-compiled-load go)))))
                     (let ((proc (handler-procedure module name file)))
@@ -440,12 +436,31 @@ recursion without end is an error, not the container's memory."
           (cons (if (eq? key 'quit) 'exit 'error)
                 (error-object-safely key rest stack))))))
 
+;; frame-source and frame-procedure-name load (system vm frame), and a
+;; dozen modules with it, when first called: at start-up that would
+;; make every cold start half as slow again, so it happens when the
+;; first error is described.  A handler that has used up its file
+;; descriptors must still get its error described: one descriptor is
+;; held in reserve until then and given up for the loading.
+(define reserve-fd
+  (false-if-exception (open-fdes "/dev/null" (logior O_RDONLY O_CLOEXEC))))
+
+(define (frame-modules-load)
+  (unless (resolve-module '(system vm frame) #f #:ensure #f)
+    (when reserve-fd
+      (close-fdes reserve-fd)
+      (set! reserve-fd #f))
+    (resolve-interface '(system vm frame))))
+
 ;; Describing an error must not fail in turn, whatever user code raised
 ;; (a printer that raises, say): nothing may escape guarded-apply into
 ;; the engine.  The words are the Node runtime's for the same case.
 (define (error-object-safely key args stack)
   (catch #t
-    (lambda () (throw->alist key args stack))
+    (lambda ()
+      (when stack
+        (frame-modules-load))
+      (throw->alist key args stack))
     (lambda _
       (error-object "handled"
                     "callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack"

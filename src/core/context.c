@@ -62,7 +62,8 @@ gl_invocation_new (const struct gl_function *fn, const struct gl_request *req,
   inv->waits_for_empty_loop = 1;
   inv->callback_value = SCM_BOOL_F;
   inv->outcome = GL_PENDING;
-  inv->context = scm_make_foreign_object_1 (context_type, inv);
+  inv->context = scm_c_make_structv (context_type, 0, 0, NULL);
+  SCM_STRUCT_DATA_SET (inv->context, 0, (scm_t_bits) inv);
   inv->callback = with_callback
     ? gl_boundary_call (GL_HOOK_MAKE_CALLBACK, scm_list_1 (inv->context),
                         SCM_BOOL_F)
@@ -226,11 +227,17 @@ gl_invocation_abort (struct gl_invocation *inv, SCM error, const char *by)
 
 /* The Scheme side. */
 
+static int
+context_object_p (SCM obj)
+{
+  return SCM_STRUCTP (obj) && scm_is_eq (SCM_STRUCT_VTABLE (obj), context_type);
+}
+
 static struct gl_invocation *
 context_ref (SCM ctx, const char *subr)
 {
-  SCM_ASSERT_TYPE (SCM_IS_A_P (ctx, context_type), ctx, 1, subr, "context");
-  return scm_foreign_object_ref (ctx, 0);
+  SCM_ASSERT_TYPE (context_object_p (ctx), ctx, 1, subr, "context");
+  return (struct gl_invocation *) SCM_STRUCT_DATA_REF (ctx, 0);
 }
 
 struct gl_invocation *
@@ -246,9 +253,19 @@ string_or_false (const char *s)
 }
 
 static SCM
+context_write (SCM obj, SCM port)
+{
+  scm_puts ("#<context ", port);
+  scm_display (scm_number_to_string (scm_from_uintptr_t (SCM_UNPACK (obj)),
+                                     scm_from_int (16)), port);
+  scm_putc ('>', port);
+  return SCM_UNSPECIFIED;
+}
+
+static SCM
 context_p (SCM obj)
 {
-  return scm_from_bool (SCM_IS_A_P (obj, context_type));
+  return scm_from_bool (context_object_p (obj));
 }
 
 static SCM
@@ -411,9 +428,11 @@ context_done (SCM ctx, SCM err, SCM value)
 void
 gl_context_init (void)
 {
-  context_type = scm_make_foreign_object_type
-    (scm_from_utf8_symbol ("context"),
-     scm_list_1 (scm_from_utf8_symbol ("invocation")), NULL);
+  /* A struct with its own vtable, as handles are (handles.c): one raw
+     word, the invocation. */
+  context_type = scm_make_vtable
+    (scm_from_utf8_string ("uw"),
+     scm_c_make_gsubr ("%context-write", 2, 0, 0, context_write));
   scm_c_define ("<context>", context_type);
   scm_c_define_gsubr ("context?", 1, 0, 0, context_p);
   scm_c_define_gsubr ("context-function-name", 1, 0, 0, context_function_name);

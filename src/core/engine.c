@@ -11,6 +11,7 @@
 #include "core/watchdog.h"
 
 #include <ctype.h>
+#include <libguile/loader.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -992,6 +993,10 @@ static void
 engine_scheme_define (void)
 {
   scm_c_define_gsubr ("%stack-limit", 0, 0, 0, stack_limit);
+  /* (%bytecode-load BYTEVECTOR): the thunk of compiled code, as
+     load-thunk-from-memory, whose module would cost a cold start the
+     milliseconds of a load-extension. */
+  scm_c_define_gsubr ("%bytecode-load", 1, 0, 0, scm_load_thunk_from_memory);
   scm_c_define_gsubr ("%engine-state", 0, 0, 0, engine_state_scm);
   scm_c_define_gsubr ("%engine-load!", 0, 0, 0, engine_load_x);
   scm_c_define_gsubr ("%engine-reset!", 0, 0, 0, engine_reset_x);

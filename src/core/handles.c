@@ -187,7 +187,7 @@ handle_release (struct gl_handle *h)
   registry_remove (h);
   if (h->class->release)
     h->class->release (h);
-  scm_foreign_object_set_x (h->object, 0, NULL);
+  SCM_STRUCT_DATA_SET (h->object, 0, 0);
   scm_gc_unprotect_object (h->object);
   scm_gc_unprotect_object (h->callback);
   scm_gc_unprotect_object (h->extra);
@@ -287,19 +287,26 @@ gl_handle_new (const struct gl_handle_class *class, SCM origin, SCM proc)
   h->extra = scm_gc_protect_object (SCM_BOOL_F);
   /* The class and id outlive the handle: a closed one still prints as
      what it was. */
-  h->object = scm_gc_protect_object
-    (scm_make_foreign_object_3 (handle_type, h, (void *) class,
-                                (void *) (uintptr_t) h->id));
+  h->object = scm_gc_protect_object (scm_c_make_structv (handle_type, 0, 0, NULL));
+  SCM_STRUCT_DATA_SET (h->object, 0, (scm_t_bits) h);
+  SCM_STRUCT_DATA_SET (h->object, 1, (scm_t_bits) class);
+  SCM_STRUCT_DATA_SET (h->object, 2, (scm_t_bits) h->id);
   h->in_flight = class->kind == GL_KIND_REQUEST;
   registry_add (h);
   return h;
 }
 
+static int
+handle_object_p (SCM obj)
+{
+  return SCM_STRUCTP (obj) && scm_is_eq (SCM_STRUCT_VTABLE (obj), handle_type);
+}
+
 struct gl_handle *
 gl_handle_from_scm (SCM obj, int pos, const char *subr)
 {
-  SCM_ASSERT_TYPE (SCM_IS_A_P (obj, handle_type), obj, pos, subr, "handle");
-  return scm_foreign_object_ref (obj, 0);
+  SCM_ASSERT_TYPE (handle_object_p (obj), obj, pos, subr, "handle");
+  return (struct gl_handle *) SCM_STRUCT_DATA_REF (obj, 0);
 }
 
 SCM
@@ -407,7 +414,7 @@ handle_unref_x (SCM obj)
 static SCM
 handle_p (SCM obj)
 {
-  return scm_from_bool (SCM_IS_A_P (obj, handle_type));
+  return scm_from_bool (handle_object_p (obj));
 }
 
 static SCM
@@ -415,9 +422,9 @@ request_p (SCM obj)
 {
   struct gl_handle *h;
 
-  if (!SCM_IS_A_P (obj, handle_type))
+  if (!handle_object_p (obj))
     return SCM_BOOL_F;
-  h = scm_foreign_object_ref (obj, 0);
+  h = (struct gl_handle *) SCM_STRUCT_DATA_REF (obj, 0);
   return scm_from_bool (h && is_request (h));
 }
 
@@ -515,7 +522,8 @@ static SCM
 handle_write (SCM obj, SCM port)
 {
   struct gl_handle *h = gl_handle_from_scm (obj, 1, "%handle-write");
-  const struct gl_handle_class *class = scm_foreign_object_ref (obj, 1);
+  const struct gl_handle_class *class
+    = (const struct gl_handle_class *) SCM_STRUCT_DATA_REF (obj, 1);
   struct gl_buf b;
 
   gl_buf_init (&b);
@@ -524,7 +532,7 @@ handle_write (SCM obj, SCM port)
     handle_describe (h, &b, 1);
   else
     {
-      handle_name_describe (class, (uintptr_t) scm_foreign_object_ref (obj, 2),
+      handle_name_describe (class, (uintptr_t) SCM_STRUCT_DATA_REF (obj, 2),
                             &b);
       gl_buf_puts (&b, class->kind == GL_KIND_REQUEST ? " done" : " closed");
     }
@@ -572,9 +580,12 @@ gl_handles_init (uv_loop_t *l, gl_callback_runner run)
   loop = l;
   run_callback = run;
   registry.next = registry.prev = &registry;
-  handle_type = scm_make_foreign_object_type
-    (SYM ("handle"), scm_list_3 (SYM ("ptr"), SYM ("class"), SYM ("id")),
-     NULL);
+  /* A struct with its own vtable rather than a foreign object type,
+     which would load GOOPS at every start: three raw words (the handle,
+     its class and its id) and the printer below. */
+  handle_type = scm_make_vtable
+    (scm_from_utf8_string ("uwuwuw"),
+     scm_c_make_gsubr ("%handle-write", 2, 0, 0, handle_write));
   scm_c_define ("<handle>", handle_type);
   scm_c_define_gsubr ("handle-close!", 1, 0, 0, handle_close_x);
   scm_c_define_gsubr ("handle-ref!", 1, 0, 0, handle_ref_x);

@@ -219,6 +219,19 @@
        (test-assert "nor does Guile print warnings of its own"
                     (not (stderr-has? r "warning:")))))
 
+   (test-group "an error raised with no file descriptor left"
+     (let* ((r (run (list "sh" "-c" "ulimit -n 128 && exec guile-lambda invoke \"$0\""
+                          (fixture "descriptors-exhausted.scm"))))
+            (error (run-json r)))
+       (test-equal "it is the handler's error" "misc-error"
+                   (json-ref error "errorType"))
+       (test-assert "with its message"
+                    (string-prefix? "no file descriptor left"
+                                    (json-ref error "errorMessage")))
+       (test-assert "and its stack trace, which names the handler's file"
+                    (string-contains (json-ref error "stackTrace" 0)
+                                     "descriptors-exhausted.scm"))))
+
    (test-group "the context"
      (let* ((r (invoke "context.scm" "--function-name" "orders" "--memory" "512"
                        "--timeout" "2" "--env" "GREETING=hi"))
@@ -280,6 +293,9 @@
      (let* ((used (lambda (r)
                     (let ((m (string-match "\tMax Memory Used: ([0-9]+) MB" (run-stderr r))))
                       (and m (string->number (match:substring m 1))))))
+            ;; Each measured run finds the handler compiled in the
+            ;; cache: one that compiles it holds the compiler too.
+            (warm-up (invoke "memory-use.scm" "{}"))
             (base (used (invoke "memory-use.scm" "{}" "--memory" "512")))
             (grown (used (invoke "memory-use.scm" "{\"mb\":100}" "--memory" "512")))
             (other-limit (used (invoke "memory-use.scm" "{}" "--memory" "1024"))))
