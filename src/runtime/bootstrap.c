@@ -45,9 +45,15 @@ struct answer {
   char *arn;
   char *trace_id;
   char *deadline;               /* as the header said it */
+  int pipelining;               /* the server reads pipelined requests */
 };
 
 static const char *program = "guile-lambda bootstrap";
+
+/* A supervisor of ours says with each `next' that it reads a response
+   and the next `next' sent together; to any other server they go one
+   after the other, as its answers come. */
+#define PIPELINING_HEADER "Guile-Lambda-Pipelining"
 
 static char *
 header_dup (const gl_http_response_t *res, const char *name)
@@ -125,6 +131,8 @@ answer_request_fill (struct answer *a, const gl_http_response_t *res)
   a->req.client_context = header_json (res, "Lambda-Runtime-Client-Context");
   a->req.identity = header_json (res, "Lambda-Runtime-Cognito-Identity");
   a->req.tenant_id = tenant ? scm_from_utf8_string (tenant) : SCM_BOOL_F;
+  a->pipelining = gl_http_header_find (res->headers, res->nheaders,
+                                       PIPELINING_HEADER) != NULL;
 }
 
 static void
@@ -325,9 +333,9 @@ next_check (struct runtime *rt, struct answer *next, int r)
   return 0;
 }
 
-/* next -> invocation -> outcome, for ever.  The next `next' goes out
-   with the outcome, pipelined in the same write: one round trip per
-   event instead of two. */
+/* next -> invocation -> outcome, for ever.  Where the server says it
+   may, the next `next' goes out with the outcome, pipelined in the same
+   write: one round trip per event instead of two. */
 static int
 runtime_serve (struct runtime *rt)
 {
@@ -335,7 +343,6 @@ runtime_serve (struct runtime *rt)
   char what[128];
   int r, pending = 0;
 
-  gl_http_client_set_pipeline (&rt->client, 1);
   for (;;)
     {
       answer_init (&next);
@@ -367,6 +374,7 @@ runtime_serve (struct runtime *rt)
           return 1;
         }
       answer_init (&posted);
+      gl_http_client_set_pipeline (&rt->client, next.pipelining);
       gl_http_client_hold (&rt->client, 1);
       r = event_run (rt, &next, &posted, what, sizeof what);
       answer_free (&next);

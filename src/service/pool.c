@@ -615,7 +615,7 @@ next_answer (struct container *c)
 {
   struct event *e = c->event;
   char deadline[32];
-  gl_http_header_t headers[4];
+  gl_http_header_t headers[5];
   struct timespec ts;
   uint64_t now_ms;
 
@@ -630,13 +630,18 @@ next_answer (struct container *c)
   headers[2] = (gl_http_header_t) { "Lambda-Runtime-Invoked-Function-Arn",
                                     c->svc->cfg.fn->arn };
   headers[3] = (gl_http_header_t) { "Content-Type", "application/json" };
+  /* This server reads a response and the next `next' sent together
+     (HTTP/1.1 pipelining), and a runtime of ours sends them so when
+     told it may: other Runtime API servers (@vercel/fun's) take up the
+     `next' before they are done with the response. */
+  headers[4] = (gl_http_header_t) { "Guile-Lambda-Pipelining", "true" };
   gl_limits_thaw (&c->limits);
   gl_log_start (e->request_id);
   e->started = 1;
   c->start_ns = gl_now_ns ();
   c->state = C_BUSY;
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
-  gl_http_request_respond (c->next, 200, headers, 4, e->payload, e->len);
+  gl_http_request_respond (c->next, 200, headers, 5, e->payload, e->len);
   c->next = NULL;
   spin_start (c->svc, 0);
 }

@@ -63,6 +63,8 @@
              (test-equal "an event that is not JSON is an error"
                          "InvalidRequestContentException"
                          (assoc-ref (json (post-body (post "req-4"))) "errorType"))
+             (test-assert "a server that does not say it reads pipelined requests gets each `next' after the answer to the outcome"
+                          (not (any post-pipelined? posts)))
              ;; The runtime now waits in `next'; stop it and read its log.
              (kill (process-pid p) SIGTERM)
              (process-wait p 10)
@@ -71,6 +73,21 @@
                             (not (string-match "(^|\n)(START|END|REPORT) " log)))
                (test-assert "application log lines carry the request id"
                             (string-match "\treq-2\tERROR\tInvoke Error" log))))))))
+
+   (call-with-runtime-api
+    (map (lambda (id)
+           (list id "{}" '("Guile-Lambda-Pipelining" . "true")))
+         '("pipe-1" "pipe-2" "pipe-3"))
+     (lambda (api)
+       (call-with-process (bootstrap-env api "bootstrap.handler")
+         (lambda (p)
+           (let ((posts (api-wait-posts api 3)))
+             (test-equal "a server that says it reads pipelined requests: each event gets its post"
+                         '("pipe-1" "pipe-2" "pipe-3") (map post-request-id posts))
+             (test-assert "and the next `next' comes with each outcome, pipelined"
+                          (every post-pipelined? posts))
+             (kill (process-pid p) SIGTERM)
+             (process-wait p 10))))))
 
    (call-with-runtime-api '(("req-1" "{}"))
      (lambda (api)

@@ -11,16 +11,19 @@
   #:use-module (srfi srfi-9)
   #:use-module (rnrs bytevectors)
   #:export (call-with-runtime-api
-            post-kind post-request-id post-headers post-body
+            post-kind post-request-id post-headers post-body post-pipelined?
             api-posts api-wait-posts api-address))
 
 (define-record-type <post>
-  (make-post kind request-id headers body)
+  (make-post kind request-id headers body pipelined?)
   post?
   (kind post-kind)                      ; response, error or init-error
   (request-id post-request-id)
   (headers post-headers)                ; alist, names in lower case
-  (body post-body))
+  (body post-body)
+  ;; The runtime's next request was there before this one was answered:
+  ;; it did not wait for the answer.
+  (pipelined? post-pipelined?))
 
 (define-record-type <api>
   (make-api address events posts mutex)
@@ -87,7 +90,7 @@
                     extra)
             (cadr event))))
 
-(define (post-record! api target headers body)
+(define (post-record! api target headers body pipelined?)
   (let* ((parts (string-split target #\/))
          (kind (cond ((string-suffix? "/response" target) 'response)
                      ((string-suffix? "/init/error" target) 'init-error)
@@ -95,7 +98,7 @@
          (id (and (not (eq? kind 'init-error))
                   (list-ref parts (- (length parts) 2)))))
     (with-mutex (api-mutex api)
-      (set-api-posts! api (cons (make-post kind id headers body)
+      (set-api-posts! api (cons (make-post kind id headers body pipelined?)
                                 (api-posts* api))))))
 
 (define (connection-serve api port)
@@ -118,7 +121,7 @@
                     ;; The long poll: no more events, hold it.
                     (let hold () (sleep 1) (hold))))
               (begin
-                (post-record! api target headers body)
+                (post-record! api target headers body (char-ready? port))
                 (answer port 202 '(("Content-Type" . "application/json"))
                         "{\"status\":\"OK\"}")
                 (loop))))))))
