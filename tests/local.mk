@@ -128,3 +128,5 @@ TEST_HANDLERS += tests/handlers/slow-echo.scm
 TESTS += tests/cli/service.scm
 TEST_HANDLERS += tests/handlers/service.scm
 EXTRA_DIST += tests/lib/rogue-runtime.scm
+TESTS += tests/cli/serve.scm
+TEST_HANDLERS += tests/handlers/serve.scm

@@ -60,6 +60,7 @@ struct cli {
   struct serve_fn *fns;         /* serve: the functions */
   int nfns;
   int fn_options;               /* serve: a --function was given */
+  int serve_options;            /* --port, --host or --queue given */
   const char *host;             /* serve */
   int port;
   int queue;
@@ -487,6 +488,7 @@ cli_parse (struct cli *cli, int argc, char **argv)
           return -1;
         break;
       case 'P':
+        cli->serve_options = 1;
         {
           long port = strtol (optarg, &end, 10);
           if (*end != '\0' || *optarg == '\0' || port < 0 || port > 65535)
@@ -496,12 +498,14 @@ cli_parse (struct cli *cli, int argc, char **argv)
         }
         break;
       case 'H':
+        cli->serve_options = 1;
         if (*optarg == '\0')
           return usage_error ("--host takes an address, such as 127.0.0.1"),
             -1;
         cli->host = optarg;
         break;
       case 'Q':
+        cli->serve_options = 1;
         {
           long n = strtol (optarg, &end, 10);
           if (*end != '\0' || *optarg == '\0' || n < 0 || n > 100000)
@@ -528,8 +532,7 @@ cli_parse (struct cli *cli, int argc, char **argv)
                         "repl or bootstrap", cli->command), -1;
   if (strcmp (cli->command, "serve") == 0)
     return serve_parse (cli, argc, argv);
-  if (cli->fn_options || cli->host || cli->port != SERVE_DEFAULT_PORT
-      || cli->queue != SERVE_DEFAULT_QUEUE)
+  if (cli->fn_options || cli->serve_options)
     return usage_error ("--function, --port, --host and --queue work only "
                         "with serve, not %s", cli->command), -1;
   /* An option another command takes would be ignored: say so. */
