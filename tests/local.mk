@@ -130,3 +130,4 @@ TEST_HANDLERS += tests/handlers/service.scm
 EXTRA_DIST += tests/lib/rogue-runtime.scm
 TESTS += tests/cli/serve.scm
 TEST_HANDLERS += tests/handlers/serve.scm
+TESTS += tests/cli/serve-robustness.scm

@@ -4,7 +4,8 @@
 // guile-lambda bootstrap with a Scheme handler (functions/guile), and the
 // shell-and-curl client curl-bootstrap.sh (functions/curl); then the
 // parts of batch.js, where guile-lambda's supervisor runs aws-lambda-ric
-// and curl-bootstrap.sh as its containers.  Prints TAP.
+// and curl-bootstrap.sh as its containers, and of serve.js, where the
+// AWS SDK calls guile-lambda serve.  Prints TAP.
 // A failed check is followed, as TAP comments, by what fun returned, the
 // runtime's log and fun's own debug log, so CI's output alone tells why.
 //
@@ -297,7 +298,8 @@ async function curl() {
 
 async function main() {
   const batchParts = require('./batch.js')({ check, builddir, peersDir });
-  for (const part of [guile, guileInitError, curl, ...batchParts]) {
+  const serveParts = require('./serve.js')({ check, builddir, peersDir });
+  for (const part of [guile, guileInitError, curl, ...batchParts, ...serveParts]) {
     try {
       await part();
     } catch (err) {
