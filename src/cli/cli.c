@@ -299,6 +299,19 @@ bootstrap_parse (struct cli *cli, int argc, char **argv)
 
 static char *name_from_handler (const char *handler);
 
+/* ARG as a whole decimal number from MIN to MAX in *OUT: 0, or -1. */
+static int
+number_parse (const char *arg, long min, long max, int *out)
+{
+  char *end;
+  long n = strtol (arg, &end, 10);
+
+  if (*arg == '\0' || *end != '\0' || n < min || n > max)
+    return -1;
+  *out = (int) n;
+  return 0;
+}
+
 /* A function for serve: ARG is NAME=HANDLER when NAMED (--function),
    else a HANDLER. */
 static int
@@ -489,13 +502,9 @@ cli_parse (struct cli *cli, int argc, char **argv)
         break;
       case 'P':
         cli->serve_options = 1;
-        {
-          long port = strtol (optarg, &end, 10);
-          if (*end != '\0' || *optarg == '\0' || port < 0 || port > 65535)
-            return usage_error ("--port takes a port from 0 to 65535, not "
-                                "'%s'", optarg), -1;
-          cli->port = (int) port;
-        }
+        if (number_parse (optarg, 0, 65535, &cli->port) != 0)
+          return usage_error ("--port takes a port from 0 to 65535, not "
+                              "'%s'", optarg), -1;
         break;
       case 'H':
         cli->serve_options = 1;
@@ -506,13 +515,9 @@ cli_parse (struct cli *cli, int argc, char **argv)
         break;
       case 'Q':
         cli->serve_options = 1;
-        {
-          long n = strtol (optarg, &end, 10);
-          if (*end != '\0' || *optarg == '\0' || n < 0 || n > 100000)
-            return usage_error ("--queue takes a number of events from 0 to "
-                                "100000, not '%s'", optarg), -1;
-          cli->queue = (int) n;
-        }
+        if (number_parse (optarg, 0, 100000, &cli->queue) != 0)
+          return usage_error ("--queue takes a number of events from 0 to "
+                              "100000, not '%s'", optarg), -1;
         break;
       case ':':
         return usage_error ("option '%s' needs an argument",
