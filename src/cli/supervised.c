@@ -55,6 +55,7 @@ struct batch {
   unsigned long low;            /* the oldest line whose record is not
                                    out: its slot is still in use */
   int eof;
+  int reader_waiting;           /* for room in the window */
   int reader_done;
   int read_errno;
   unsigned long last_line;
@@ -104,9 +105,16 @@ reader_main (void *data)
       pthread_mutex_lock (&b->lock);
       /* A slot is the line's number modulo WINDOW: with --unordered,
          records out of order do not free the slot of an older line
-         still running, so the window runs from the oldest one. */
-      while (b->pushed - b->low >= WINDOW && !b->eof)
-        pthread_cond_wait (&b->room, &b->lock);
+         still running, so the window runs from the oldest one.  A full
+         window waits until half of it is free, so that the two threads
+         meet once per half window, not once per line. */
+      if (b->pushed - b->low >= WINDOW)
+        while (b->pushed - b->low > WINDOW / 2 && !b->eof)
+          {
+            b->reader_waiting = 1;
+            pthread_cond_wait (&b->room, &b->lock);
+            b->reader_waiting = 0;
+          }
       if (b->eof)
         {
           /* The loop stopped (a record could not be written). */
@@ -230,7 +238,6 @@ record_out (struct batch *b, struct slot *s)
   s->done = 0;
   pthread_mutex_lock (&b->lock);
   b->written++;
-  pthread_cond_signal (&b->room);
   pthread_mutex_unlock (&b->lock);
   return r;
 }
@@ -256,7 +263,8 @@ records_flush (struct batch *b)
       }
   pthread_mutex_lock (&b->lock);
   b->low = b->next_write;
-  pthread_cond_signal (&b->room);
+  if (b->reader_waiting && b->pushed - b->low <= WINDOW / 2)
+    pthread_cond_signal (&b->room);
   eof = b->reader_done;
   pushed = b->pushed;
   written = b->written;

@@ -3,7 +3,9 @@
    sends, kept until its answer is in, for a retry), and its connection:
    a TCP handle freed in its close callback, and replaced by a fresh
    one when the server has closed it.  The first request of the queue
-   is the one in flight; the others wait for its answer. */
+   is the one whose answer is read next; the others wait for its answer
+   to be sent, unless the client pipelines, when they are sent at once
+   on the same connection. */
 #include "http/message.h"
 
 #include <stdio.h>
@@ -39,10 +41,14 @@ struct gl_http__cconn {
   int complete;                     /* the answer is whole */
 };
 
+/* Requests written together, at most: a pipeline's. */
+#define SEND_MAX 8
+
 struct cwrite {
   uv_write_t req;
   struct gl_http__cconn *conn;
-  struct gl_http__creq *creq;
+  struct gl_http__creq *creqs[SEND_MAX];
+  unsigned n;
 };
 
 static void client_next (gl_http_client_t *cl);
@@ -83,6 +89,25 @@ client_fail (gl_http_client_t *cl, int err)
 
 /* Connections. */
 
+/* Each request that was sent on a connection now closed, and had no
+   answer on it, is sent again on the next one (the first in the queue
+   by the rules of conn_lost, which see it before this). */
+static void
+queue_unsend (gl_http_client_t *cl)
+{
+  struct gl_http__creq *q;
+
+  for (q = cl->head; q; q = q->next)
+    q->sent = 0;
+}
+
+/* A request after the first was sent and waits for its answer. */
+static int
+queue_pipelined (const gl_http_client_t *cl)
+{
+  return cl->head && cl->head->next && cl->head->next->sent;
+}
+
 static void
 client_maybe_closed (gl_http_client_t *cl)
 {
@@ -115,7 +140,10 @@ conn_close (struct gl_http__cconn *cc)
     return;
   cc->closing = 1;
   if (cl->conn == cc)
-    cl->conn = NULL;
+    {
+      cl->conn = NULL;
+      queue_unsend (cl);
+    }
   uv_close ((uv_handle_t *) &cc->tcp, conn_on_close);
 }
 
@@ -134,10 +162,7 @@ conn_lost (struct gl_http__cconn *cc, int err)
   if (!in_flight)
     return;
   if (cc->reused && !q->answered && !q->retried)
-    {
-      q->retried = 1;
-      q->sent = 0;
-    }
+    q->retried = 1;
   else
     client_fail (cl, err);
   client_next (cl);
@@ -148,41 +173,65 @@ cwrite_on_done (uv_write_t *w, int status)
 {
   struct cwrite *cw = CONTAINER_OF (w, struct cwrite, req);
   struct gl_http__cconn *cc = cw->conn;
-  struct gl_http__creq *q = cw->creq;
+  unsigned i;
 
-  free (cw);
-  /* Q is still held by this write while its loss is handled. */
+  /* The requests are still held by this write while its loss is
+     handled. */
   if (status < 0 && !cc->closing)
     conn_lost (cc, status);
-  q->writes--;
-  creq_release (q);
+  for (i = 0; i < cw->n; i++)
+    {
+      cw->creqs[i]->writes--;
+      creq_release (cw->creqs[i]);
+    }
+  free (cw);
 }
 
 static void
+creq_sent (struct gl_http__cconn *cc, struct gl_http__creq *q)
+{
+  q->sent = 1;
+  q->answered = 0;
+  /* The parser goes on from one answer to the next of a pipeline. */
+  if (q == cc->client->head)
+    {
+      gl_http__msg_free (&cc->msg);
+      cc->complete = 0;
+      http_parser_init (&cc->parser, HTTP_RESPONSE);
+      cc->parser.data = cc;
+    }
+}
+
+/* Write Q and, when the client pipelines, the requests after it that
+   wait, in one write.  0, or the error that conn_lost took over. */
+static int
 conn_send (struct gl_http__cconn *cc, struct gl_http__creq *q)
 {
   struct cwrite *cw = gl_http__alloc (sizeof *cw);
-  uv_buf_t buf = uv_buf_init (q->out.data, q->out.len);
+  uv_buf_t bufs[SEND_MAX];
+  unsigned i;
   int rc;
 
   cw->conn = cc;
-  cw->creq = q;
-  q->sent = 1;
-  q->answered = 0;
-  gl_http__msg_free (&cc->msg);
-  cc->complete = 0;
-  http_parser_init (&cc->parser, HTTP_RESPONSE);
-  cc->parser.data = cc;
+  for (; q && cw->n < SEND_MAX; q = cc->client->pipeline ? q->next : NULL)
+    if (!q->sent)
+      {
+        creq_sent (cc, q);
+        bufs[cw->n] = uv_buf_init (q->out.data, q->out.len);
+        cw->creqs[cw->n++] = q;
+      }
   uv_ref ((uv_handle_t *) &cc->tcp);
-  rc = uv_write (&cw->req, (uv_stream_t *) &cc->tcp, &buf, 1,
+  rc = uv_write (&cw->req, (uv_stream_t *) &cc->tcp, bufs, cw->n,
                  cwrite_on_done);
   if (rc < 0)
     {
       free (cw);
       conn_lost (cc, rc);
-      return;
+      return rc;
     }
-  q->writes++;
+  for (i = 0; i < cw->n; i++)
+    cw->creqs[i]->writes++;
+  return 0;
 }
 
 /* The parser's callbacks. */
@@ -283,9 +332,10 @@ conn_deliver (struct gl_http__cconn *cc, int keep)
 
   gl_http__msg_init (&cc->msg);
   cc->reused = 1;
+  cc->complete = 0;
   if (!keep || !http_should_keep_alive (&cc->parser))
     conn_close (cc);
-  else
+  else if (cl->head == NULL || !cl->head->sent)
     uv_unref ((uv_handle_t *) &cc->tcp);
   memset (&res, 0, sizeof res);
   res.status = cc->parser.status_code;
@@ -336,6 +386,42 @@ conn_on_eof (struct gl_http__cconn *cc)
     conn_lost (cc, UV_EOF);
 }
 
+/* Parse DATA, answer after answer of a pipeline. */
+static void
+conn_input (struct gl_http__cconn *cc, const char *data, size_t len)
+{
+  gl_http_client_t *cl = cc->client;
+  size_t n;
+
+  while (len > 0 && !cc->closing)
+    {
+      struct gl_http__creq *q = cl->head;
+
+      /* Bytes while no request is in flight: the server speaks out of
+         turn, and the connection cannot be trusted. */
+      if (q == NULL || !q->sent)
+        {
+          conn_close (cc);
+          return;
+        }
+      q->answered = 1;
+      if (HTTP_PARSER_ERRNO (&cc->parser) == HPE_PAUSED)
+        http_parser_pause (&cc->parser, 0);
+      n = http_parser_execute (&cc->parser, &parser_settings, data, len);
+      data += n;
+      len -= n;
+      if (cc->complete)
+        /* More bytes than the answer: the next one's, or, with no
+           request after it, the server speaking out of turn. */
+        conn_deliver (cc, len == 0 || queue_pipelined (cl));
+      else if (HTTP_PARSER_ERRNO (&cc->parser) != HPE_OK)
+        {
+          conn_parse_failed (cc);
+          return;
+        }
+    }
+}
+
 static void
 conn_on_alloc (uv_handle_t *handle, size_t size, uv_buf_t *buf)
 {
@@ -349,8 +435,6 @@ static void
 conn_on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
   struct gl_http__cconn *cc = stream->data;
-  struct gl_http__creq *q = cc->client->head;
-  size_t n;
 
   if (cc->closing)
     return;
@@ -366,20 +450,7 @@ conn_on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
   if (nread == 0)
     return;
-  /* Bytes while no request is in flight: the server speaks out of
-     turn, and the connection cannot be trusted. */
-  if (q == NULL || !q->sent)
-    {
-      conn_close (cc);
-      return;
-    }
-  q->answered = 1;
-  n = http_parser_execute (&cc->parser, &parser_settings, buf->base,
-                           (size_t) nread);
-  if (cc->complete)
-    conn_deliver (cc, n == (size_t) nread);
-  else if (HTTP_PARSER_ERRNO (&cc->parser) != HPE_OK)
-    conn_parse_failed (cc);
+  conn_input (cc, buf->base, (size_t) nread);
 }
 
 static void
@@ -451,20 +522,29 @@ client_on_timer (uv_timer_t *timer)
   client_next (cl);
 }
 
-/* Start the first request of the queue, unless it is in flight. */
+/* Send the first request of the queue, unless it is in flight; when
+   the client pipelines, each one after it too, on the same connection. */
 static void
 client_next (gl_http_client_t *cl)
 {
-  struct gl_http__creq *q = cl->head;
+  struct gl_http__creq *q;
   int rc;
 
-  while (q && !q->sent && !cl->closing)
+  while (cl->head && !cl->closing)
     {
       if (cl->timeout && !uv_is_active ((uv_handle_t *) &cl->timer))
         uv_timer_start (&cl->timer, client_on_timer, cl->timeout, 0);
+      if (cl->held)
+        return;
       if (cl->conn && cl->conn->connected)
         {
-          conn_send (cl->conn, q);
+          for (q = cl->head; q; q = cl->pipeline ? q->next : NULL)
+            if (!q->sent)
+              {
+                /* conn_lost goes on from a failed one. */
+                conn_send (cl->conn, q);
+                return;
+              }
           return;
         }
       if (cl->conn)
@@ -473,7 +553,6 @@ client_next (gl_http_client_t *cl)
       if (rc == 0)
         return;
       client_fail (cl, rc);
-      q = cl->head;
     }
 }
 
@@ -511,6 +590,20 @@ void
 gl_http_client_set_timeout (gl_http_client_t *client, uint64_t ms)
 {
   client->timeout = ms;
+}
+
+void
+gl_http_client_set_pipeline (gl_http_client_t *client, int on)
+{
+  client->pipeline = on != 0;
+}
+
+void
+gl_http_client_hold (gl_http_client_t *client, int on)
+{
+  client->held = on != 0;
+  if (!client->held)
+    client_next (client);
 }
 
 static int

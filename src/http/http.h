@@ -190,8 +190,9 @@ int gl_http_request_peer (const gl_http_request_t *req,
 
    One connection to one host and port, opened on the first request,
    kept alive, and opened again when the server has closed it.
-   Requests are queued and sent one at a time; each gets exactly one
-   call of its callback.  A request that finds its reused connection
+   Requests are queued and sent one at a time (or pipelined: see
+   gl_http_client_set_pipeline); each gets exactly one call of its
+   callback.  A request that finds its reused connection
    closed by the server before any byte of the answer came is sent
    once more on a fresh connection, as curl does.  There is no timeout
    unless one is set.  While no request is in flight the connection
@@ -226,6 +227,8 @@ struct gl_http_client {
   struct sockaddr_storage addr;
   char authority[64];               /* the Host header */
   uint64_t timeout;
+  int pipeline;
+  int held;
   uv_timer_t timer;
   char *read_buf;
   struct gl_http__cconn *conn;
@@ -246,6 +249,16 @@ int gl_http_client_init (uv_loop_t *loop, gl_http_client_t *client,
    before it were answered; connecting counts); 0, the default: no
    timeout, as a long poll needs. */
 void gl_http_client_set_timeout (gl_http_client_t *client, uint64_t ms);
+/* ON: from now on each request is written as soon as it is queued, on
+   the connection of the requests before it, without waiting for their
+   answers (HTTP/1.1 pipelining, RFC 9112 §9.3.2), and the answers are
+   read in turn.  A request whose connection closes before its answer
+   came is sent again on a fresh one, so only requests that are safe to
+   repeat should follow one still unanswered. */
+void gl_http_client_set_pipeline (gl_http_client_t *client, int on);
+/* ON: requests queued from now on wait; OFF: they go, in one write when
+   the client pipelines (a response and the next request, say). */
+void gl_http_client_hold (gl_http_client_t *client, int on);
 /* Queue a request.  The client writes Host (unless given) and
    Content-Length itself; HEADERS are checked as by
    gl_http_request_respond (no Content-Length, Transfer-Encoding or

@@ -59,6 +59,7 @@ struct gl_http__conn {
   enum conn_state state;
   struct req *req;                  /* being read, or waiting */
   struct gl_buf in;                 /* read, not parsed: pipelined */
+  struct gl_buf corked;             /* answered while parsing, unsent */
   size_t head_bytes;
   int reject;                       /* set by a parser callback */
   char detail[160];                 /* why, for that reject */
@@ -203,10 +204,18 @@ conn_on_write (uv_write_t *w, int status)
 static void
 conn_write (struct gl_http__conn *c, struct gl_buf *out)
 {
-  struct write_req *wr = gl_http__alloc (sizeof *wr);
+  struct write_req *wr;
   uv_buf_t buf;
   int rc;
 
+  if (c->corked.len > 0)
+    {
+      gl_buf_append (&c->corked, out->data, out->len);
+      gl_buf_free (out);
+      *out = c->corked;
+      gl_buf_init (&c->corked);
+    }
+  wr = gl_http__alloc (sizeof *wr);
   wr->conn = c;
   wr->out = *out;
   gl_buf_init (out);
@@ -220,6 +229,28 @@ conn_write (struct gl_http__conn *c, struct gl_buf *out)
       return;
     }
   c->writes++;
+}
+
+/* Answers given while a read is parsed wait for the end of it and go
+   out in one write: a pipelined request's answer and the next one's,
+   when the owner answers both at once, reach the client together. */
+static void
+conn_cork (struct gl_http__conn *c, struct gl_buf *out)
+{
+  gl_buf_append (&c->corked, out->data, out->len);
+  gl_buf_free (out);
+}
+
+static void
+conn_uncork (struct gl_http__conn *c)
+{
+  struct gl_buf out;
+
+  if (c->corked.len == 0 || c->state == CONN_CLOSING)
+    return;
+  out = c->corked;
+  gl_buf_init (&c->corked);
+  conn_write (c, &out);
 }
 
 static void
@@ -242,6 +273,7 @@ conn_linger (struct gl_http__conn *c)
 {
   int rc;
 
+  conn_uncork (c);
   c->state = CONN_LINGER;
   gl_buf_free (&c->in);
   conn_timer (c, c->server->limits.linger_timeout);
@@ -539,6 +571,7 @@ conn_input (struct gl_http__conn *c, const char *data, size_t len)
   if (len > 0 && c->state == CONN_WAITING)
     gl_buf_append (&c->in, data, len);
   c->parsing = 0;
+  conn_uncork (c);
 }
 
 /* The waiting request was answered: go on with what was read meanwhile. */
@@ -643,6 +676,7 @@ conn_on_close (uv_handle_t *handle)
   if (c->next)
     c->next->prev = c->prev;
   gl_buf_free (&c->in);
+  gl_buf_free (&c->corked);
   free (c);
   server_maybe_closed (s);
 }
@@ -673,6 +707,7 @@ server_on_connection (uv_stream_t *listener, int status)
   c = gl_http__alloc (sizeof *c);
   c->server = s;
   gl_buf_init (&c->in);
+  gl_buf_init (&c->corked);
   uv_tcp_init (s->loop, &c->tcp);
   uv_timer_init (s->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
@@ -708,6 +743,7 @@ conn_drop (struct gl_http__conn *c)
   conn_abort_req (c, UV_ECANCELED);
   if (c->state == CONN_CLOSING)
     return;
+  conn_uncork (c);
   if (c->writes == 0)
     {
       conn_close (c, UV_ECANCELED);
@@ -885,7 +921,10 @@ gl_http_request_respond (gl_http_request_t *req, int status,
     gl_buf_append (&out, body, len);
   c->req = NULL;
   req_free (r);
-  conn_write (c, &out);
+  if (c->parsing && keep)
+    conn_cork (c, &out);
+  else
+    conn_write (c, &out);
   if (c->state == CONN_CLOSING)
     return 0;
   if (!keep)

@@ -17,6 +17,7 @@
 #include "core/fatal.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/spin.h"
 #include "http/http.h"
 
 #include <errno.h>
@@ -26,10 +27,12 @@
 
 #define API_PREFIX "/2018-06-01/runtime"
 
+
 struct runtime {
   uv_loop_t loop;
   gl_http_client_t client;
   const char *api;
+  struct gl_spin spin;
 };
 
 /* One answer of the Runtime API, and what `next' says of the event. */
@@ -156,21 +159,33 @@ answer_free (struct answer *a)
   free (a->deadline);
 }
 
-/* Send a request and wait for its answer, running only the client's
-   loop.  0, or the client's error. */
+/* Wait for A, running only the client's loop: polling first (see
+   core/spin.h), then blocking.  0, or the client's error. */
 static int
-runtime_call (struct runtime *rt, const char *method, const char *target,
-              const gl_http_header_t *headers, size_t nheaders,
-              const char *body, size_t len, struct answer *a)
+answer_wait (struct runtime *rt, struct answer *a)
 {
-  int r = gl_http_client_request (&rt->client, method, target, headers,
-                                  nheaders, body, len, answer_on_response, a);
+  uint64_t until = uv_hrtime () + gl_spin_window (&rt->spin);
 
-  if (r != 0)
-    return a->err = r;
+  while (!a->done && uv_hrtime () < until)
+    uv_run (&rt->loop, UV_RUN_NOWAIT);
+  if (a->done)
+    gl_spin_hit (&rt->spin);
+  else
+    gl_spin_miss (&rt->spin);
   while (!a->done)
     uv_run (&rt->loop, UV_RUN_ONCE);
   return a->err;
+}
+
+/* An answer to a post that is not 2xx is logged: the invocation's
+   outcome did not land as sent (Lambda answers 413 to a response over
+   6 MB, and fails the invocation itself). */
+static void
+answer_check (const struct answer *a, const char *what)
+{
+  if (a->status / 100 != 2)
+    fprintf (stderr, "%s: the Runtime API answered %d to %s: %s\n", program,
+             a->status, what, a->body.data ? a->body.data : "");
 }
 
 /* The errorType of an error object in JSON, for the header that carries
@@ -195,66 +210,48 @@ error_type (const char *error_json)
    server ignores it, and the engine, cold, inits again in place. */
 #define RESET_HEADER "Guile-Lambda-Container-Reset"
 
-/* POST an error object to TARGET.  0, or the client's error if the API
-   could not be reached; an answer that is not 2xx is logged. */
+/* Send an error object to TARGET; its answer goes to A.  0, or the
+   client's error. */
 static int
-error_post (struct runtime *rt, const char *target, const char *error_json,
-            int reset)
+error_send (struct runtime *rt, const char *target, const char *error_json,
+            int reset, struct answer *a)
 {
   char *type = error_type (error_json);
-  /* The reset header is ours: a supervisor of guile-lambda kills the
-     container, so the next event is cold in a fresh process; any other
-     Runtime API server ignores it. */
   gl_http_header_t headers[] = {
     { "Content-Type", "application/json" },
     { "Lambda-Runtime-Function-Error-Type", type },
     { RESET_HEADER, "true" }
   };
   size_t n = reset ? 3 : 2;
-  struct answer a;
   int r;
 
-  answer_init (&a);
-  r = runtime_call (rt, "POST", target, headers, n, error_json,
-                    strlen (error_json), &a);
+  r = gl_http_client_request (&rt->client, "POST", target, headers, n,
+                              error_json, strlen (error_json),
+                              answer_on_response, a);
   /* A type the header cannot carry still gets its error reported. */
   if (r == UV_EINVAL)
     {
       headers[1].value = "Runtime.Unknown";
-      answer_free (&a);
-      answer_init (&a);
-      r = runtime_call (rt, "POST", target, headers, n, error_json,
-                        strlen (error_json), &a);
+      r = gl_http_client_request (&rt->client, "POST", target, headers, n,
+                                  error_json, strlen (error_json),
+                                  answer_on_response, a);
     }
-  if (r == 0 && a.status / 100 != 2)
-    fprintf (stderr, "%s: the Runtime API answered %d to %s: %s\n", program,
-             a.status, target, a.body.data ? a.body.data : "");
-  answer_free (&a);
   free (type);
   return r;
 }
 
 static int
-response_post (struct runtime *rt, const char *id, const char *json)
+response_send (struct runtime *rt, const char *id, const char *json,
+               struct answer *a)
 {
   static const gl_http_header_t headers[] = {
     { "Content-Type", "application/json" }
   };
   char target[160];
-  struct answer a;
-  int r;
 
   snprintf (target, sizeof target, API_PREFIX "/invocation/%s/response", id);
-  answer_init (&a);
-  r = runtime_call (rt, "POST", target, headers, 1, json, strlen (json), &a);
-  /* Lambda refuses a response over 6 MB with 413, and fails the
-     invocation itself. */
-  if (r == 0 && a.status / 100 != 2)
-    fprintf (stderr, "%s: the Runtime API answered %d to the response of "
-             "request %s: %s\n", program, a.status, id,
-             a.body.data ? a.body.data : "");
-  answer_free (&a);
-  return r;
+  return gl_http_client_request (&rt->client, "POST", target, headers, 1,
+                                 json, strlen (json), answer_on_response, a);
 }
 
 static void
@@ -264,14 +261,17 @@ api_failed (struct runtime *rt, const char *what, int err)
            what, rt->api, gl_http_strerror (err), gl_http_err_name (err));
 }
 
-/* One event: run it and post its outcome.  0, or the client's error
-   when the API could not be reached. */
+/* One event: run it and send its outcome, whose answer goes to POSTED
+   (the caller waits for it after sending the next `next').  0, or the
+   client's error. */
 static int
-event_run (struct runtime *rt, struct answer *next)
+event_run (struct runtime *rt, struct answer *next, struct answer *posted,
+           char *what, size_t size)
 {
   struct gl_report report;
   struct gl_invocation *inv;
   char err[512], target[160];
+  const char *id = next->req.request_id;
   SCM event;
   int r;
 
@@ -280,33 +280,24 @@ event_run (struct runtime *rt, struct answer *next)
     setenv ("_X_AMZN_TRACE_ID", next->trace_id, 1);
   else
     unsetenv ("_X_AMZN_TRACE_ID");
+  snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error", id);
+  snprintf (what, size, "the outcome of request %s", id);
   event = gl_json_decode (next->body.data ? next->body.data : "",
                           next->body.len, err, sizeof err);
   if (SCM_UNBNDP (event))
     {
-      struct gl_buf b;
-
-      gl_buf_init (&b);
-      gl_buf_puts (&b, "{\"errorType\":\"InvalidRequestContentException\","
-                   "\"errorMessage\":\"Could not parse request body into "
-                   "json\",\"stackTrace\":[]}");
       gl_log_printf (GL_LOG_ERROR, "the event of request %s is not JSON: %s",
-                     next->req.request_id, err);
-      snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
-                next->req.request_id);
-      r = error_post (rt, target, b.data, 0);
-      gl_buf_free (&b);
-      return r;
+                     id, err);
+      return error_send (rt, target, "{\"errorType\":"
+                         "\"InvalidRequestContentException\",\"errorMessage\":"
+                         "\"Could not parse request body into json\","
+                         "\"stackTrace\":[]}", 0, posted);
     }
   inv = gl_engine_invoke (&next->req, event, &report);
   if (inv->outcome == GL_SUCCEEDED)
-    r = response_post (rt, next->req.request_id, inv->result_json);
+    r = response_send (rt, id, inv->result_json, posted);
   else
-    {
-      snprintf (target, sizeof target, API_PREFIX "/invocation/%s/error",
-                next->req.request_id);
-      r = error_post (rt, target, inv->result_json, inv->reset);
-    }
+    r = error_send (rt, target, inv->result_json, inv->reset, posted);
   /* A reset (a timeout, an exit, an uncaught error) made the engine
      cold: the next event inits again, in this process, which every
      Runtime API server can live with (a supervisor may kill it). */
@@ -314,40 +305,78 @@ event_run (struct runtime *rt, struct answer *next)
   return r;
 }
 
+/* The answer to `next': 0 if it holds an event, or 1 (logged). */
+static int
+next_check (struct runtime *rt, struct answer *next, int r)
+{
+  if (r != 0)
+    {
+      api_failed (rt, "get the next invocation", r);
+      return 1;
+    }
+  if (next->status != 200 || next->req.request_id[0] == '\0')
+    {
+      fprintf (stderr, "%s: the Runtime API answered %d to next%s: %s\n",
+               program, next->status, next->req.request_id[0] ? ""
+               : " without a request id", next->body.data
+               ? next->body.data : "");
+      return 1;
+    }
+  return 0;
+}
+
+/* next -> invocation -> outcome, for ever.  The next `next' goes out
+   with the outcome, pipelined in the same write: one round trip per
+   event instead of two. */
 static int
 runtime_serve (struct runtime *rt)
 {
-  struct answer next;
-  int r;
+  struct answer next, posted;
+  char what[128];
+  int r, pending = 0;
 
+  gl_http_client_set_pipeline (&rt->client, 1);
   for (;;)
     {
       answer_init (&next);
-      r = runtime_call (rt, "GET", API_PREFIX "/invocation/next", NULL, 0,
-                        NULL, 0, &next);
-      if (r != 0)
+      r = gl_http_client_request (&rt->client, "GET",
+                                  API_PREFIX "/invocation/next", NULL, 0,
+                                  NULL, 0, answer_on_response, &next);
+      gl_http_client_hold (&rt->client, 0);
+      if (pending)
         {
-          api_failed (rt, "get the next invocation", r);
+          int p = answer_wait (rt, &posted);
+
+          if (p != 0)
+            api_failed (rt, "post the outcome of an invocation", p);
+          else
+            answer_check (&posted, what);
+          answer_free (&posted);
+          pending = 0;
+          if (p != 0)
+            {
+              answer_free (&next);
+              return 1;
+            }
+        }
+      if (r == 0)
+        r = answer_wait (rt, &next);
+      if (next_check (rt, &next, r) != 0)
+        {
           answer_free (&next);
           return 1;
         }
-      if (next.status != 200 || next.req.request_id[0] == '\0')
-        {
-          fprintf (stderr, "%s: the Runtime API answered %d to next%s: %s\n",
-                   program, next.status, next.req.request_id[0] ? ""
-                   : " without a request id", next.body.data
-                   ? next.body.data : "");
-          answer_free (&next);
-          return 1;
-        }
-      r = event_run (rt, &next);
+      answer_init (&posted);
+      gl_http_client_hold (&rt->client, 1);
+      r = event_run (rt, &next, &posted, what, sizeof what);
       answer_free (&next);
       if (r != 0)
         {
           api_failed (rt, "post the outcome of an invocation", r);
+          answer_free (&posted);
           return 1;
         }
-
+      pending = 1;
     }
 }
 
@@ -358,11 +387,19 @@ runtime_init (struct runtime *rt)
   const char *error_json = NULL;
   int r;
 
+  struct answer a;
+
   if (gl_engine_load (&error_json) == 0)
     return 0;
-  r = error_post (rt, API_PREFIX "/init/error", error_json, 0);
+  answer_init (&a);
+  r = error_send (rt, API_PREFIX "/init/error", error_json, 0, &a);
+  if (r == 0)
+    r = answer_wait (rt, &a);
   if (r != 0)
     api_failed (rt, "report the init error", r);
+  else
+    answer_check (&a, API_PREFIX "/init/error");
+  answer_free (&a);
   return -1;
 }
 

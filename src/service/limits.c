@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <uv.h>
 #include <unistd.h>
 
 enum mode { MODE_UNKNOWN, MODE_V2, MODE_V1, MODE_POLLING };
@@ -371,6 +372,8 @@ cgroup_rss (struct gl_limits *l)
   return total;
 }
 
+#define PEAK_POLL_NS 1000000
+
 size_t
 gl_limits_poll (struct gl_limits *l)
 {
@@ -381,6 +384,7 @@ gl_limits_poll (struct gl_limits *l)
      (not what its process loaded before).  Under a cgroup its
      processes are those of the group, also any that left the process
      group. */
+  l->polled = uv_hrtime ();
   now = l->memory[0] ? cgroup_rss (l) : group_rss (l->pgid);
   if (l->memory[0])
     {
@@ -406,7 +410,12 @@ gl_limits_peak (struct gl_limits *l)
     kernel = file_number_kept (&l->fd_peak, l->memory, mode == MODE_V2
                                ? "memory.peak"
                                : "memory.max_usage_in_bytes");
-  gl_limits_poll (l);
+  /* Events that end less than PEAK_POLL_NS apart share a poll: a
+     stream of short invocations would otherwise spend more on reading
+     /proc than on running (memory does not grow by much in that time,
+     and under a cgroup the kernel's peak above sees all of it). */
+  if (uv_hrtime () - l->polled >= PEAK_POLL_NS)
+    gl_limits_poll (l);
   return kernel > l->peak ? kernel : l->peak;
 }
 

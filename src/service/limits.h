@@ -9,12 +9,14 @@
 #define GL_LIMITS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct gl_limits {
   pid_t pgid;                   /* the container's process group */
   size_t limit;                 /* bytes */
   size_t peak;                  /* bytes, what the poll saw */
+  uint64_t polled;              /* when, uv_hrtime */
   int over;                     /* the poll saw it over the limit */
   char memory[256];             /* its memory cgroup, or "" */
   char freezer[256];            /* its v1 freezer cgroup, or "" */

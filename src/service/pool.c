@@ -21,6 +21,7 @@
 #include "core/engine.h"
 #include "core/fatal.h"
 #include "core/json.h"
+#include "core/spin.h"
 #include "http/http.h"
 
 #include <signal.h>
@@ -91,6 +92,12 @@ struct gl_service {
   struct event *queue;          /* waiting for a container */
   struct event *queue_tail;
   uv_timer_t poll;
+  /* After an event is handed to a container, or a container spoke,
+     the loop polls for its next word rather than block (core/spin.h):
+     an active idle handle keeps it from blocking. */
+  uv_idle_t spin;
+  uint64_t spin_until;          /* uv_hrtime */
+  struct gl_spin spin_window;
   int closing;
   int open_handles;
   void (*close_cb) (void *data);
@@ -360,8 +367,9 @@ service_handle_done (struct gl_service *svc)
     cb (data);
 }
 
+/* The service's own handles (poll, spin) have it as their data. */
 static void
-poll_on_close (uv_handle_t *h)
+service_handle_on_close (uv_handle_t *h)
 {
   service_handle_done (h->data);
 }
@@ -649,6 +657,29 @@ container_on_exit (uv_process_t *p, int64_t status, int signum)
 /* Dispatch. */
 
 static void
+spin_on_idle (uv_idle_t *idle)
+{
+  struct gl_service *svc = idle->data;
+
+  if (uv_hrtime () < svc->spin_until)
+    return;
+  gl_spin_miss (&svc->spin_window);
+  uv_idle_stop (idle);
+}
+
+/* A container's next word is expected soon: poll for it.  HEARD: a
+   container spoke, which ends a window still open as a hit. */
+static void
+spin_start (struct gl_service *svc, int heard)
+{
+  if (heard && uv_is_active ((uv_handle_t *) &svc->spin))
+    gl_spin_hit (&svc->spin_window);
+  svc->spin_until = uv_hrtime () + gl_spin_window (&svc->spin_window);
+  if (!svc->closing)
+    uv_idle_start (&svc->spin, spin_on_idle);
+}
+
+static void
 next_answer (struct container *c)
 {
   struct event *e = c->event;
@@ -679,6 +710,7 @@ next_answer (struct container *c)
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
   gl_http_request_respond (c->next, 200, headers, n, e->payload, e->len);
   c->next = NULL;
+  spin_start (c->svc, 0);
 }
 
 static struct event *
@@ -901,6 +933,8 @@ api_on_request (gl_http_request_t *req)
   const char *slash;
   char id[64];
 
+  /* A response is followed by the container's next `next'. */
+  spin_start (c->svc, 1);
   if (strcmp (t, API_PREFIX "/invocation/next") == 0)
     {
       if (strcmp (req->method, "GET") != 0)
@@ -1028,6 +1062,9 @@ gl_service_start (uv_loop_t *loop, const struct gl_service_config *cfg)
   svc->open_handles++;
   uv_timer_start (&svc->poll, poll_on_timer, POLL_MS, POLL_MS);
   uv_unref ((uv_handle_t *) &svc->poll);
+  uv_idle_init (loop, &svc->spin);
+  svc->spin.data = svc;
+  svc->open_handles++;
   return svc;
 }
 
@@ -1081,7 +1118,8 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
   svc->closing = 1;
   svc->close_cb = cb;
   svc->close_data = data;
-  uv_close ((uv_handle_t *) &svc->poll, poll_on_close);
+  uv_close ((uv_handle_t *) &svc->poll, service_handle_on_close);
+  uv_close ((uv_handle_t *) &svc->spin, service_handle_on_close);
   for (i = 0; i < svc->cfg.concurrency; i++)
     {
       struct container *c = &svc->containers[i];

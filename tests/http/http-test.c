@@ -1000,6 +1000,75 @@ test_keep_alive (void)
   fixture_stop (&f);
 }
 
+/* Pipelining: held, then released, the requests leave in one write, so
+   the server has read all three by the time the first answer is in. */
+static void
+test_pipeline (void)
+{
+  struct fixture f;
+  gl_http_client_t cl;
+  struct call c[3];
+  int i, all = 1, seen = -1;
+
+  fixture_start (&f, NULL);
+  gl_http_client_init (&loop, &cl, "localhost", f.port);
+  gl_http_client_set_pipeline (&cl, 1);
+  gl_http_client_hold (&cl, 1);
+  call_start (&cl, &c[0], "GET", "/n/0", NULL, 0, NULL, 0);
+  call_start (&cl, &c[1], "POST", "/n/1", NULL, 0, "x", 1);
+  call_start (&cl, &c[2], "GET", "/n/2", NULL, 0, NULL, 0);
+  gl_http_client_hold (&cl, 0);
+  for (i = 0; i < 3; i++)
+    {
+      char want[12];
+
+      run_until (flag_set, &c[i].done, DEADLINE);
+      if (i == 0)
+        seen = f.requests;
+      snprintf (want, sizeof want, "%d", i);
+      all = all && c[i].err == 0 && strcmp (call_body (&c[i]), want) == 0;
+      call_free (&c[i]);
+    }
+  ok (all, "pipelined: three answers, in order");
+  ok (seen == 3, "pipelined: the server had all three requests when the "
+      "first answer came (%d)", seen);
+  client_stop (&cl);
+  fixture_stop (&f);
+}
+
+/* A pipelined request whose connection the server closes after the
+   answer before it goes again on a fresh connection. */
+static void
+test_pipeline_close (void)
+{
+  static const struct script_answer answers[] = {
+    { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+      "first", 1 },
+    { "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond", 0 }
+  };
+  struct script s;
+  gl_http_client_t cl;
+  struct call c[2];
+
+  script_start (&s, answers, 2);
+  gl_http_client_init (&loop, &cl, "127.0.0.1", s.port);
+  gl_http_client_set_pipeline (&cl, 1);
+  gl_http_client_hold (&cl, 1);
+  call_start (&cl, &c[0], "GET", "/1", NULL, 0, NULL, 0);
+  call_start (&cl, &c[1], "GET", "/2", NULL, 0, NULL, 0);
+  gl_http_client_hold (&cl, 0);
+  run_until (flag_set, &c[1].done, DEADLINE);
+  ok (c[0].err == 0 && strcmp (call_body (&c[0]), "first") == 0
+      && c[1].err == 0 && strcmp (call_body (&c[1]), "second") == 0
+      && s.connections == 2,
+      "pipelined: a request left unanswered by a closing server goes "
+      "again on a fresh connection (%d connections)", s.connections);
+  call_free (&c[0]);
+  call_free (&c[1]);
+  client_stop (&cl);
+  ok (script_stop (&s), "pipelined: scripted server closes");
+}
+
 /* A long poll: answered later, while another connection is served, and
    past the idle timeout, which must not run while a request waits. */
 
@@ -1647,6 +1716,7 @@ main (void)
   uv_loop_init (&loop);
   test_round_trips ();
   test_keep_alive ();
+  test_pipeline ();
   test_deferred ();
   test_abort ();
   test_pipelined ();
@@ -1657,6 +1727,7 @@ main (void)
   test_body_too_large ();
   test_timeouts ();
   test_client_bodies ();
+  test_pipeline_close ();
   test_client_reconnect ();
   test_private_loop ();
   uv_run (&loop, UV_RUN_NOWAIT);
