@@ -4,8 +4,7 @@
 // guile-lambda bootstrap with a Scheme handler (functions/guile), and the
 // shell-and-curl client curl-bootstrap.sh (functions/curl); then the
 // parts of batch.js, where guile-lambda's supervisor runs aws-lambda-ric
-// and curl-bootstrap.sh as its containers, and of serve.js, where the
-// AWS SDK calls guile-lambda serve.  Prints TAP.
+// and curl-bootstrap.sh as its containers.  Prints TAP.
 // A failed check is followed, as TAP comments, by what fun returned, the
 // runtime's log and fun's own debug log, so CI's output alone tells why.
 //
@@ -298,8 +297,7 @@ async function curl() {
 
 async function main() {
   const batchParts = require('./batch.js')({ check, builddir, peersDir });
-  const serveParts = require('./serve.js')({ check, builddir, peersDir });
-  for (const part of [guile, guileInitError, curl, ...batchParts, ...serveParts]) {
+  for (const part of [guile, guileInitError, curl, ...batchParts]) {
     try {
       await part();
     } catch (err) {

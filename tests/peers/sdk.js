@@ -1,11 +1,14 @@
 'use strict';
-// tests/peers/serve.js: the AWS SDK for JavaScript v3
+// tests/peers/sdk.js: the AWS SDK for JavaScript v3
 // (@aws-sdk/client-lambda) calling `guile-lambda serve', its endpoint
 // set to the server: a Scheme function under guile-lambda bootstrap
 // (functions/guile/peer.scm) and a Node function under aws-lambda-ric
 // (functions/node/index.js, with --runtime-command), side by side.
-// fun.js runs these parts after its own, in one TAP stream; a failed
-// check is followed by what the SDK returned and the server's log.
+// Prints TAP; a failed check is followed by what the SDK returned and
+// the server's log.
+//
+// tests/peers/run sets the environment: GL_PEERS_DIR (where the peers
+// are installed) and GL_BUILDDIR (the build tree, for ./pre-inst-env).
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { createRequire } = require('node:module');
@@ -64,7 +67,25 @@ async function waitFor(predicate, ms) {
   return predicate();
 }
 
-module.exports = function parts({ check: tapCheck, builddir, peersDir }) {
+function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`sdk.js: ${name} is not set; run tests/peers/run`);
+    process.exit(2);
+  }
+  return v;
+}
+
+let count = 0;
+let failed = 0;
+function tapCheck(name, ok) {
+  count++;
+  if (!ok)
+    failed++;
+  console.log(`${ok ? 'ok' : 'not ok'} ${count} - ${name}`);
+}
+
+function parts({ builddir, peersDir }) {
   const functions = path.join(__dirname, 'functions');
   const peerRequire = createRequire(path.join(peersDir, 'package.json'));
   const ricBin = path.join(peersDir, 'node_modules', '.bin', 'aws-lambda-ric');
@@ -194,4 +215,22 @@ module.exports = function parts({ check: tapCheck, builddir, peersDir }) {
   }
 
   return [sdk];
-};
+}
+
+async function main() {
+  const builddir = need('GL_BUILDDIR');
+  const peersDir = need('GL_PEERS_DIR');
+  for (const part of parts({ builddir, peersDir })) {
+    try {
+      await part();
+    } catch (err) {
+      tapCheck(`${part.name}: the driver ran to the end`, false);
+      for (const line of String(err.stack || err).split('\n'))
+        console.log(`#   ${line}`);
+    }
+  }
+  console.log(`1..${count}`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+main();
