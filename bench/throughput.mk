@@ -32,7 +32,8 @@ bench: bench-throughput
 
 # The Invoke API bench: `guile-lambda serve' under wrk against a Node
 # `http' floor; see bench/serve.sh.  BENCH_SERVE_SECONDS=N changes the
-# length of each wrk run (default 5).
+# length of each wrk run (default 3), BENCH_SERVE_RUNS=N their number
+# (default 3).
 bench-serve: guile-lambda$(EXEEXT) libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	$(AM_V_at)abs_top_srcdir='$(abs_top_srcdir)' \
 	  abs_top_builddir='$(abs_top_builddir)' NODE='$(NODE)' \
