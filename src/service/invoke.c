@@ -247,19 +247,18 @@ function_find (struct gl_invoke_api *api, const char *name)
   return NULL;
 }
 
+/* NAME is a function's name, not an ARN: the message gives its ARN, in
+   the region of the functions served, as Lambda's does. */
 static void
-answer_not_found (gl_http_request_t *req, const char *name,
-                  const char *qualifier)
+answer_not_found (struct gl_invoke_api *api, gl_http_request_t *req,
+                  const char *name, const char *qualifier)
 {
   char message[NAME_MAX_LEN * 2 + 128];
 
-  if (strncmp (name, "arn:", 4) == 0)
-    snprintf (message, sizeof message, "Function not found: %s%s%s", name,
-              qualifier ? ":" : "", qualifier ? qualifier : "");
-  else
-    snprintf (message, sizeof message, "Function not found: "
-              "arn:aws:lambda:us-east-1:000000000000:function:%s%s%s", name,
-              qualifier ? ":" : "", qualifier ? qualifier : "");
+  snprintf (message, sizeof message, "Function not found: "
+            "arn:aws:lambda:%s:000000000000:function:%s%s%s",
+            api->functions[0].cfg.service.fn->region, name,
+            qualifier ? ":" : "", qualifier ? qualifier : "");
   answer_error (req, 404, "ResourceNotFoundException", message, NULL);
 }
 
@@ -271,7 +270,7 @@ function_of (struct gl_invoke_api *api, gl_http_request_t *req,
              const char *name_start, size_t name_len, const char *query)
 {
   char raw[NAME_MAX_LEN], param[NAME_MAX_LEN];
-  char *name = raw, *colon, *qualifier = NULL;
+  char *name = raw, *colon, *arn, *qualifier = NULL;
   struct function *fn;
   int q;
 
@@ -282,11 +281,10 @@ function_of (struct gl_invoke_api *api, gl_http_request_t *req,
                     "the path is empty, too long or not well encoded.", NULL);
       return NULL;
     }
-  /* arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
-  if (strncmp (name, "arn:", 4) == 0 && strstr (name, ":function:"))
-    name = strstr (name, ":function:") + strlen (":function:");
-  else if (strstr (name, ":function:"))
-    name = strstr (name, ":function:") + strlen (":function:");
+  /* arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or the
+     partial ARN ACCOUNT:function:NAME[:QUALIFIER]. */
+  if ((arn = strstr (name, ":function:")) != NULL)
+    name = arn + strlen (":function:");
   if ((colon = strchr (name, ':')) != NULL)
     {
       *colon = '\0';
@@ -306,7 +304,7 @@ function_of (struct gl_invoke_api *api, gl_http_request_t *req,
       || (qualifier && strcmp (qualifier, "$LATEST") != 0
           && strcmp (qualifier, fn->cfg.service.fn->version) != 0))
     {
-      answer_not_found (req, name, qualifier);
+      answer_not_found (api, req, name, qualifier);
       return NULL;
     }
   return fn;
