@@ -5,12 +5,13 @@
 # Node; see bench/throughput.sh.
 
 # Built by `make bench' only, never by `make all' or installed.
-EXTRA_PROGRAMS = bench/floor
+EXTRA_PROGRAMS = bench/floor bench/roundtrip
 bench_floor_SOURCES = bench/floor.c src/core/buf.c src/core/buf.h \
   src/core/json.c src/core/json.h src/core/boundary.c src/core/boundary.h
 bench_floor_CPPFLAGS = -I$(top_srcdir) -I$(top_srcdir)/src
 bench_floor_CFLAGS = $(WARN_CFLAGS) $(GUILE_CFLAGS)
 bench_floor_LDADD = $(GUILE_LIBS) -lm
+bench_roundtrip_SOURCES = bench/roundtrip.c
 CLEANFILES += $(EXTRA_PROGRAMS)
 
 EXTRA_DIST += bench/throughput.sh bench/trivial.scm bench/trivial.js \
@@ -18,9 +19,11 @@ EXTRA_DIST += bench/throughput.sh bench/trivial.scm bench/trivial.js \
 
 # BENCH_EVENTS=N changes the number of events of the floor and in-process
 # batch (default 100000), BENCH_ISOLATED_EVENTS=N that of isolated batch
-# and lambda-local (default 20000); BENCH_NPM_DIR is where npm installs
+# and lambda-local (default 20000); BENCH_REPEAT=N how many times each
+# run is timed, keeping the fastest (default 3); BENCH_NPM_DIR is where npm installs
 # lambda-local (default ~/.cache/guile-lambda-bench, never the tree).
-bench-throughput: bench/floor$(EXEEXT) guile-lambda$(EXEEXT) \
+bench-throughput: bench/floor$(EXEEXT) bench/roundtrip$(EXEEXT) \
+    guile-lambda$(EXEEXT) \
     libguile-lambda.la $(go_DATA) $(glgo_DATA)
 	$(AM_V_at)abs_top_srcdir='$(abs_top_srcdir)' \
 	  abs_top_builddir='$(abs_top_builddir)' \

@@ -6,4 +6,5 @@ EXTRA_DIST +=				\
   examples/return-style.scm		\
   examples/polled-connection.scm	\
   examples/direct-style.scm		\
-  examples/own-module.scm
+  examples/own-module.scm		\
+  examples/Dockerfile

@@ -131,3 +131,6 @@ EXTRA_DIST += tests/lib/rogue-runtime.scm
 TESTS += tests/cli/serve.scm
 TEST_HANDLERS += tests/handlers/serve.scm
 TESTS += tests/cli/serve-robustness.scm
+TESTS += tests/cli/package.scm
+TEST_HANDLERS += tests/handlers/package/function.scm
+TEST_HANDLERS += tests/handlers/package/lib/calendar.scm

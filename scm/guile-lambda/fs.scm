@@ -7,9 +7,9 @@
   #:use-module (guile-lambda core)
   #:use-module (guile-lambda origin)
   #:use-module (rnrs bytevectors)
-  #:use-module ((rnrs io ports)
-                #:select (bytevector->string make-transcoder utf-8-codec
-                          eol-style))
+  ;; Not (rnrs io ports): loading it would add tens of milliseconds to
+  ;; every cold start.
+  #:use-module ((ice-9 iconv) #:select (bytevector->string))
   #:export (fs-read-file fs-read-file-string fs-write-file fs-append-file
             fs-stat fs-lstat fs-readdir fs-mkdir fs-unlink fs-rename))
 
@@ -17,15 +17,13 @@
 (define-origin-recording fs-read-file %fs-read-file)
 
 ;; Invalid UTF-8 becomes U+FFFD, as Node's readFile(path, 'utf8') does.
-(define utf-8-lossy
-  (make-transcoder (utf-8-codec) (eol-style none) 'replace))
-
 (define (%fs-read-file-string origin path proc)
   (%fs-read-file origin path
                  (lambda (err bytes)
                    (if err
                        (proc err #f)
-                       (proc #f (bytevector->string bytes utf-8-lossy))))))
+                       (proc #f (bytevector->string bytes "UTF-8"
+                                                    'substitute))))))
 
 ;; (fs-read-file-string PATH PROC): the whole file decoded as UTF-8.
 (define-origin-recording fs-read-file-string %fs-read-file-string)

@@ -440,6 +440,11 @@ error."
     (force-output (current-error-port)))
   (say "guile-lambda REPL: ,help lambda lists the commands that step invocations.~%")
   (repl-default-option-set! 'prompt prompt)
+  ;; Compiled, each expression would load a code object that the
+  ;; collector keeps as a root set of its own, and after some 1900 of
+  ;; them Guile aborts ("Too many root sets"); interpreted, a session
+  ;; has no such end.
+  (repl-default-option-set! 'interp #t)
   (readline-activate)
   (repl-serve (home)))
 

@@ -7,11 +7,16 @@
   #:use-module (ice-9 exceptions)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
-  #:use-module (language scheme compile-tree-il)
-  #:use-module (language tree-il)
-  #:use-module (system base compile)
+  ;; The compiler is loaded only when a handler is compiled from its
+  ;; source: one compiled ahead of time (guile-lambda package) starts
+  ;; without it, and a packaged runtime does not ship it.
+  #:autoload (language scheme compile-tree-il) (compile-tree-il)
+  #:autoload (language tree-il) (tree-il-src tree-il-fold
+                                 <toplevel-ref> <toplevel-set>)
+  #:autoload (system base compile) (compile)
+  #:autoload (system base language) (lookup-language language-reader)
+  #:use-module ((system vm loader) #:select (load-thunk-from-file))
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
-  #:use-module (system base language)
   ;; Loaded now: printing an error may need it, and loading it then can
   ;; fail, e.g. with no file descriptor left.
   #:use-module (system repl debug)
@@ -94,12 +99,17 @@ FILE.scm:PROC, or NAME.PROC as on Lambda."
 ;; left current and runs in the module its expansion left current: a
 ;; define-module at the top makes its module, with its imports, the one
 ;; that the rest of the file is compiled and run in.
+(define (handler-module)
+  "A fresh module for a handler file: it uses (guile-lambda)."
+  (let ((module (make-fresh-user-module)))
+    (module-use! module (resolve-interface '(guile-lambda)))
+    module))
+
 (define (handler-file-load file)
   "Load FILE into a fresh module that uses (guile-lambda); return the
 module current at its end and the Tree-IL of its forms, in order."
-  (let ((module (make-fresh-user-module))
+  (let ((module (handler-module))
         (read-form (language-reader (lookup-language 'scheme))))
-    (module-use! module (resolve-interface '(guile-lambda)))
     (save-module-excursion
      (lambda ()
        (set-current-module module)
@@ -122,6 +132,35 @@ module current at its end and the Tree-IL of its forms, in order."
          ;; UTF-8 unless the file says otherwise in a coding: comment,
          ;; whatever the locale.
          #:guess-encoding #t #:encoding "UTF-8")))))
+
+;; A handler compiled ahead of time (guile-lambda package compiles every
+;; file of the function in a module that uses (guile-lambda), as
+;; handler-file-load would) starts without the compiler: FILE.scm under
+;; LAMBDA_TASK_ROOT loads from $GUILE_LAMBDA_HANDLER_CCACHE/FILE.go.  Its
+;; unbound variables were reported when it was compiled.
+(define (handler-compiled-file file)
+  "The compiled file of the handler FILE, or #f if it has none."
+  (let ((ccache (getenv "GUILE_LAMBDA_HANDLER_CCACHE"))
+        (root (string-append (string-trim-right (task-root) #\/) "/")))
+    (and ccache (not (string-null? ccache))
+         (string-prefix? root file)
+         (string-suffix? ".scm" file)
+         (let ((go (string-append
+                    ccache "/"
+                    (substring file (string-length root)
+                               (- (string-length file) 4))
+                    ".go")))
+           (and (file-exists? go) go)))))
+
+(define (handler-compiled-load go)
+  "Run the compiled handler file GO in a fresh module that uses
+(guile-lambda); return the module current at its end."
+  (let ((module (handler-module)))
+    (save-module-excursion
+     (lambda ()
+       (set-current-module module)
+       ((load-thunk-from-file go))
+       (current-module)))))
 
 ;; After init every definition the file makes has been made: a
 ;; top-level variable that its code uses and that is still unbound is
@@ -201,11 +240,16 @@ known, or #f."
               (call-with-values (lambda () (parse-handler-name spec))
                 (lambda (file name)
                   (handler-file-check file)
-                  (call-with-values (lambda () (handler-file-load file))
-                    (lambda (module trees)
-                      (unbound-variables-warn module trees file)
-                      (let ((proc (handler-procedure module name file)))
-                        (list module proc (handler-arity proc file name))))))))
+                  (let ((module
+                         (match (handler-compiled-file file)
+                           (#f (call-with-values
+                                   (lambda () (handler-file-load file))
+                                 (lambda (module trees)
+                                   (unbound-variables-warn module trees file)
+                                   module)))
+                           (go (handler-compiled-load go)))))
+                    (let ((proc (handler-procedure module name file)))
+                      (list module proc (handler-arity proc file name)))))))
             '())))
     (match r
       (('ok . value) (cons 'ok value))

@@ -56,6 +56,8 @@ struct cli {
   int concurrency;              /* batch: containers */
   int unordered;                /* batch: records as they complete */
   const char *runtime_command;  /* batch: a Runtime API client */
+  const char *output;           /* package: the function zip */
+  int layer;                    /* package: the runtime as a layer */
   unsigned long batch_line;     /* the event being run, for a hard stop */
   struct serve_fn *fns;         /* serve: the functions */
   int nfns;
@@ -117,6 +119,8 @@ Commands:\n\
                            $AWS_LAMBDA_RUNTIME_API, as on AWS Lambda; where\n\
                            the API sends no usable deadline, the timeout is\n\
                            $AWS_LAMBDA_FUNCTION_TIMEOUT seconds (default 3)\n\
+  package HANDLER-DIR      a zip for AWS Lambda's provided.al2023 runtime: the\n\
+                           directory's files, compiled, and the whole runtime\n\
 \n\
 HANDLER is FILE.scm (procedure `handler'), FILE.scm:PROC, or NAME.PROC\n\
 (file NAME.scm under $LAMBDA_TASK_ROOT or the current directory).\n\
@@ -151,6 +155,9 @@ Options:\n\
       --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
                            (default 37146; 0: any free port, printed on\n\
                            standard error), for Geiser\n\
+  -o, --output FILE        package: the function zip (default function.zip)\n\
+      --layer              package: the runtime as a layer of its own,\n\
+                           layer.zip beside the function zip\n\
   -h, --help               print this help and exit\n\
   -V, --version            print version information and exit\n\
 \n\
@@ -352,9 +359,11 @@ serve_parse (struct cli *cli, int argc, char **argv)
 {
   int named = cli->nfns, i, j;
 
-  if (cli->event_template || cli->listen || cli->isolated || cli->unordered)
-    return usage_error ("--event-template, --listen, --isolation and "
-                        "--unordered do not work with serve"), -1;
+  if (cli->event_template || cli->listen || cli->isolated || cli->unordered
+      || cli->output || cli->layer)
+    return usage_error ("--event-template, --listen, --isolation, "
+                        "--unordered, --output and --layer do not work "
+                        "with serve"), -1;
   for (; optind < argc; optind++)
     serve_fn_add (cli, argv[optind], 0);
   if (cli->nfns == 0)
@@ -373,6 +382,24 @@ serve_parse (struct cli *cli, int argc, char **argv)
                             "--function NAME=HANDLER", cli->fns[i].name), -1;
   if (cli->host == NULL)
     cli->host = "127.0.0.1";
+  return 0;
+}
+
+/* package runs nothing: the function's options belong to Lambda. */
+static int
+package_parse (struct cli *cli, int argc, char **argv)
+{
+  if (cli->timeout_s > 0 || cli->memory_mb > 0 || cli->function_name
+      || cli->isolated || cli->runtime_command)
+    return usage_error ("package takes only --output and --layer: the "
+                        "function's timeout, memory and name are set "
+                        "when it is created on Lambda"), -1;
+  if (optind >= argc)
+    return usage_error ("package needs a HANDLER-DIR, the directory of the "
+                        "function's Scheme files, such as examples"), -1;
+  cli->handler = argv[optind++];
+  if (optind < argc)
+    return usage_error ("unexpected argument '%s'", argv[optind]), -1;
   return 0;
 }
 
@@ -395,6 +422,8 @@ cli_parse (struct cli *cli, int argc, char **argv)
     { "port", required_argument, NULL, 'P' },
     { "host", required_argument, NULL, 'H' },
     { "queue", required_argument, NULL, 'Q' },
+    { "output", required_argument, NULL, 'o' },
+    { "layer", no_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -406,7 +435,7 @@ cli_parse (struct cli *cli, int argc, char **argv)
   optind = 1;
   cli->port = SERVE_DEFAULT_PORT;
   cli->queue = SERVE_DEFAULT_QUEUE;
-  while ((c = getopt_long (argc, argv, ":hV", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, ":hVo:", options, NULL)) != -1)
     {
     /* After a --function, its own settings. */
     struct serve_fn *fn = cli->fn_options ? &cli->fns[cli->nfns - 1] : NULL;
@@ -519,6 +548,15 @@ cli_parse (struct cli *cli, int argc, char **argv)
           return usage_error ("--queue takes a number of events from 0 to "
                               "100000, not '%s'", optarg), -1;
         break;
+      case 'o':
+        if (*optarg == '\0')
+          return usage_error ("--output takes a file name, not an empty "
+                              "string"), -1;
+        cli->output = optarg;
+        break;
+      case 'L':
+        cli->layer = 1;
+        break;
       case ':':
         return usage_error ("option '%s' needs an argument",
                             argv[optind - 1]), -1;
@@ -527,14 +565,15 @@ cli_parse (struct cli *cli, int argc, char **argv)
       }
     }
   if (optind >= argc)
-    return usage_error ("no command given: use invoke, batch, serve, repl "
-                        "or bootstrap"), -1;
+    return usage_error ("no command given: use invoke, batch, serve, repl, "
+                        "bootstrap or package"), -1;
   cli->command = argv[optind++];
   if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
       && strcmp (cli->command, "serve") && strcmp (cli->command, "repl")
-      && strcmp (cli->command, "bootstrap"))
+      && strcmp (cli->command, "bootstrap")
+      && strcmp (cli->command, "package"))
     return usage_error ("unknown command '%s': use invoke, batch, serve, "
-                        "repl or bootstrap", cli->command), -1;
+                        "repl, bootstrap or package", cli->command), -1;
   if (strcmp (cli->command, "serve") == 0)
     return serve_parse (cli, argc, argv);
   if (cli->fn_options || cli->serve_options)
@@ -566,8 +605,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
       && cli->isolated < 0)
     return usage_error ("--concurrency, --unordered and --runtime-command "
                         "need containers: not with --isolation none"), -1;
+  if ((cli->output || cli->layer) && strcmp (cli->command, "package") != 0)
+    return usage_error ("--output and --layer work only with package, not "
+                        "%s", cli->command), -1;
   if (strcmp (cli->command, "bootstrap") == 0)
     return bootstrap_parse (cli, argc, argv);
+  if (strcmp (cli->command, "package") == 0)
+    return package_parse (cli, argc, argv);
   if (optind >= argc && strcmp (cli->command, "repl") == 0)
     return 0;
   if (optind >= argc)
@@ -1347,6 +1391,19 @@ bootstrap_run (struct cli *cli, const struct gl_function *fn, char **argv,
   return scm_from_int (r);
 }
 
+/* package: (guile-lambda package) builds the zip on this machine. */
+static SCM
+package_run (struct cli *cli, char **argv, int argc)
+{
+  SCM r = scm_call_3 (scm_c_public_ref ("guile-lambda package", "package"),
+                      scm_from_utf8_string (cli->handler),
+                      scm_from_utf8_string (cli->output ? cli->output
+                                            : "function.zip"),
+                      scm_from_bool (cli->layer));
+  argv_free (argv, argc);
+  return r;
+}
+
 static SCM
 cli_main (SCM args)
 {
@@ -1363,6 +1420,8 @@ cli_main (SCM args)
       argv_free (argv, argc);
       return scm_from_int (r > 0 ? 0 : EXIT_USAGE);
     }
+  if (strcmp (cli.command, "package") == 0)
+    return package_run (&cli, argv, argc);
   gl_log_configure ();
   /* Its functions' identities are their own: none goes in this
      process's environment. */

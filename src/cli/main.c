@@ -21,17 +21,27 @@ exit_now (int status, void *unused)
   _exit (status);
 }
 
+/* VAR, a list, gets DIR at its end. */
+static void
+path_append (const char *var, const char *dir)
+{
+  SCM v = scm_c_lookup (var);
+
+  scm_variable_set_x (v, scm_append (scm_list_2 (scm_variable_ref (v),
+                                                 scm_list_1 (scm_from_utf8_string (dir)))));
+}
+
 /* An installed binary finds its modules where `make install` put them,
-   after anything GUILE_LOAD_PATH names; ./pre-inst-env uses the tree. */
+   after anything GUILE_LOAD_PATH names; ./pre-inst-env uses the tree.
+   (Set from C: scm_c_eval_string would load the evaluator's language
+   modules, which a cold start does not need.) */
 static void
 load_path_extend (void)
 {
   if (getenv ("GUILE_LAMBDA_UNINSTALLED"))
     return;
-  scm_c_eval_string ("(set! %load-path (append %load-path (list \""
-                     GL_MODDIR "\")))");
-  scm_c_eval_string ("(set! %load-compiled-path (append %load-compiled-path"
-                     " (list \"" GL_GODIR "\")))");
+  path_append ("%load-path", GL_MODDIR);
+  path_append ("%load-compiled-path", GL_GODIR);
 }
 
 static void
@@ -39,7 +49,7 @@ inner_main (void *closure, int argc, char **argv)
 {
   SCM main_proc;
 
-  scm_c_eval_string ("(set! %load-should-auto-compile #f)");
+  scm_variable_set_x (scm_c_lookup ("%load-should-auto-compile"), SCM_BOOL_F);
   load_path_extend ();
   main_proc = scm_c_public_ref ("guile-lambda core", "%guile-lambda-main");
   exit (scm_to_int (scm_call_1 (main_proc, scm_program_arguments ())));

@@ -24,6 +24,7 @@
 #include "core/spin.h"
 #include "http/http.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,8 +308,9 @@ log_on_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-/* What the container wrote before it answered is in the pipe by now:
-   read it, so that its lines come before END. */
+/* What the container wrote before it answered is in its pipes by now:
+   read it, so that its lines come before END.  One poll asks both pipes
+   first, as most events log nothing. */
 static void
 log_drain (struct log_pipe *lp)
 {
@@ -333,8 +335,22 @@ log_drain (struct log_pipe *lp)
 static void
 logs_drain (struct container *c)
 {
-  log_drain (&c->out);
-  log_drain (&c->err);
+  struct log_pipe *pipes[2] = { &c->out, &c->err }, *which[2];
+  struct pollfd pfd[2];
+  nfds_t n = 0, i;
+  uv_os_fd_t fd;
+
+  for (i = 0; i < 2; i++)
+    if (uv_fileno ((uv_handle_t *) &pipes[i]->pipe, &fd) == 0)
+      {
+        which[n] = pipes[i];
+        pfd[n++] = (struct pollfd) { .fd = fd, .events = POLLIN };
+      }
+  if (n == 0 || poll (pfd, n, 0) <= 0)
+    return;
+  for (i = 0; i < n; i++)
+    if (pfd[i].revents & (POLLIN | POLLHUP))
+      log_drain (which[i]);
 }
 
 static struct event *queue_pop (struct gl_service *svc);

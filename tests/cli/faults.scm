@@ -19,14 +19,20 @@
   (string-append "{\"fault\":\"" fault "\"}\n"))
 
 (define (fault-command fault command . args)
-  "guile-lambda COMMAND with ARGS for FAULT: a timeout of 1 s, but for
-running out of memory, which takes longer, under a limit on the address
-space that Guile fits in and the hoard does not."
-  (if (string=? fault "memory")
-      (append (list "sh" "-c" "ulimit -v 800000; exec \"$@\"" "sh"
-                    "guile-lambda" command "--timeout" "30")
-              args)
-      (append (list "guile-lambda" command "--timeout" "1") args)))
+  "guile-lambda COMMAND with ARGS for FAULT: a timeout of 1 s for the
+faults that never end on their own; 30 s for running out of stack or of
+memory, which end by themselves but take long on a loaded machine, and
+for memory a limit on the address space that Guile fits in and the
+hoard does not."
+  (cond
+   ((string=? fault "memory")
+    (append (list "sh" "-c" "ulimit -v 800000; exec \"$@\"" "sh"
+                  "guile-lambda" command "--timeout" "30")
+            args))
+   ((string=? fault "stack")
+    (append (list "guile-lambda" command "--timeout" "30") args))
+   (else
+    (append (list "guile-lambda" command "--timeout" "1") args))))
 
 ;; Through the supervisor the container is a process of its own: what
 ;; kills it is reported as the platform reports it, and memory is

@@ -33,6 +33,10 @@
                     (string #\h (integer->char #x3bb) #\newline #\o #\k #\newline)
                     (json-ref v "text"))
         (test-equal "read-file gives the bytes" #(0 1 2 255) (json-ref v "bytes"))
+        (test-equal "read-file-string: invalid UTF-8 becomes U+FFFD, as in Node"
+                    (string #\nul (integer->char 1) (integer->char 2)
+                            (integer->char #xfffd))
+                    (json-ref v "lossy"))
         (test-equal "read-file of an empty file" 0 (json-ref v "empty"))
         (test-equal "stat: type of a file" "file" (json-ref v "type"))
         (test-equal "stat: size in bytes (UTF-8)" 7 (json-ref v "size"))

@@ -86,4 +86,23 @@ relative names."
                  "{\"wait\":false}\n{}\n")))
          (test-assert "the README shows log lines" (pair? log))
          (test-equal "the log has each, in order" '()
-                     (missing-lines log (run-stderr r))))))))
+                     (missing-lines log (run-stderr r))))))
+
+   (test-group "deploying to AWS Lambda"
+     (let ((command (block-after "`guile-lambda package DIR` makes of"))
+           (parts (block-after "prints what each part costs:"))
+           (zip (string-append (mkdtemp "/tmp/gl-readme-XXXXXX") "/function.zip")))
+       (test-equal "the command" '("guile-lambda package examples -o function.zip")
+                   command)
+       (let ((r (guile-lambda-in-srcdir (list "package" "examples" "-o" zip) "")))
+         (test-assert "the README shows the parts" (> (length parts) 5))
+         (test-equal "package prints each, in order" '()
+                     (missing-lines parts (run-stdout r))))
+       (when (file-exists? zip) (delete-file zip))
+       (rmdir (dirname zip)))
+     (test-equal "examples/Dockerfile is the README's"
+                 (block-after "for custom runtimes; `examples/Dockerfile`:")
+                 (remove string-null?
+                         (string-split (call-with-input-file
+                                           (example "Dockerfile") get-string-all)
+                                       #\newline))))))

@@ -209,10 +209,21 @@ LINES after the lines before it, or #f."
        (test-assert "a bad ,result number too"
                     (stdout-has? r "result: N is from 1 to 0"))
        (test-assert "an error in the person's own expression is reported"
-                    (stdout-has? r "Wrong type argument in position 1 \\(expecting pair\\): 5"))
+                    (stdout-has? r "In procedure car: Wrong type (argument in position 1 )?\\(expecting pair\\): 5"))
        (test-assert "expressions still evaluate afterwards" (stdout-has? r "= 42$"))
        (test-assert "and invocations still run"
                     (stdout-has? r "^\\{\"message\":\"Hello, again!\"\\}"))))
+
+   (test-group "a long session"
+     ;; Compiled, each expression used up one of the collector's root
+     ;; sets, and Guile aborted after some 1900.
+     (let ((r (apply repl (example "hello.scm")
+                     (map (lambda (i) (format #f "(+ ~a 1)" i))
+                          (iota 2500 1)))))
+       (test-assert "2500 expressions are evaluated, the last one too"
+                    (stdout-has? r "^\\$2500 = 2501$"))
+       (test-assert "and Guile did not run out of root sets"
+                    (not (string-contains (run-stderr r) "Too many root sets")))))
 
    (test-group "state between invocations"
      (let ((r (repl (fixture "repl-two-timers.scm") ",invoke" "fired" "(set! fired '())" ",invoke" "fired")))

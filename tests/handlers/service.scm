@@ -30,9 +30,16 @@
      ((string=? what "stuck-c") (stuck-in-c))
      ((string=? what "spin") (let loop () (loop)))
      ((string=? what "hoard")
-      (let loop ()
-        (set! hoard (cons (make-bytevector 10000000 1) hoard))
-        (loop)))
+      ;; Each 10 MB held is logged with the time since the invocation
+      ;; began, which tells the time spent allocating (long on a loaded
+      ;; machine) from the time the supervisor took to notice.
+      (let ((t0 (get-internal-real-time)))
+        (let loop ((mb 10))
+          (set! hoard (cons (make-bytevector 10000000 1) hoard))
+          (format #t "hoarded ~a MB at ~a ms~%" mb
+                  (quotient (* 1000 (- (get-internal-real-time) t0))
+                            internal-time-units-per-second))
+          (loop (+ mb 10)))))
      ((string=? what "ticker")
       ;; A child that appends a timestamp to FILE every 50 ms, left
       ;; running: between invocations it is frozen with the container.
@@ -58,7 +65,9 @@
           (wait)))
       count)
      ((string=? what "child-alloc")
-      ;; tail holds the whole line: 200 MB without a newline.
-      (system "head -c 200M /dev/zero | tail >/dev/null")
+      ;; tail holds the whole line: 200 MB without a newline, and keeps
+      ;; it for half a second before the end of its input, so that a
+      ;; poll every 50 ms sees it even on a loaded machine.
+      (system "(head -c 200M /dev/zero; sleep 0.5) | tail >/dev/null")
       count)
      (else (error "no such thing to do" what)))))

@@ -1,7 +1,8 @@
 'use strict';
 // tests/peers/fun.js: @vercel/fun, a Runtime API server of its own, runs
 // `provided`-runtime functions by executing their `bootstrap`: here
-// guile-lambda bootstrap with a Scheme handler (functions/guile), and the
+// guile-lambda bootstrap with a Scheme handler (functions/guile), the zip
+// that `guile-lambda package' makes of that handler, and the
 // shell-and-curl client curl-bootstrap.sh (functions/curl); then the
 // parts of batch.js, where guile-lambda's supervisor runs aws-lambda-ric
 // and curl-bootstrap.sh as its containers.  Prints TAP.
@@ -15,6 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
 const { createRequire } = require('node:module');
+const { execFileSync } = require('node:child_process');
 
 function need(name) {
   const v = process.env[name];
@@ -115,7 +117,9 @@ function observe(fn, payload) {
   const funFrom = funLog.length;
   return {
     fn, payload, start: Date.now(), body: {},
-    runtimeLog: () => fs.readFileSync(fn.logFile, 'utf8').slice(logFrom).trimEnd(),
+    runtimeLog: () => (fn.logFile
+                       ? fs.readFileSync(fn.logFile, 'utf8').slice(logFrom).trimEnd()
+                       : '(on fun\'s standard error)'),
     funLog: () => funLog.slice(funFrom),
   };
 }
@@ -174,15 +178,19 @@ async function destroyed(fn, pid, name, inv) {
 }
 
 async function guile() {
-  const name = 'guile';
   const fn = await createFunction('guile-peer', 'guile', 'peer.handler');
+  await peerChecks('guile', fn, 'guile-peer');
+}
 
+// What fun does with functions/guile/peer.scm, run by FN, named
+// FUNCTION_NAME.  Its log is checked when the driver has it (FN.logFile).
+async function peerChecks(name, fn, functionName) {
   let inv = await invoke(fn, { name: 'Ada' });
   check(`${name}: success: fun returns the handler's result`,
         succeeded(inv) && inv.body.calls === 1 && inv.body.event
         && inv.body.event.name === 'Ada', inv);
   check(`${name}: the context has fun's function name and its request id`,
-        inv.body.functionName === 'guile-peer'
+        inv.body.functionName === functionName
         && typeof inv.body.requestId === 'string' && inv.body.requestId !== '', inv);
   check(`${name}: the response went to /invocation/<that id>/response`,
         postedTo(inv, 'response'), inv);
@@ -236,7 +244,12 @@ async function guile() {
   check(`${name}: after a timeout the container is reset: the next event is cold`,
         succeeded(inv) && inv.body.calls === 1 && inv.body.pid === pid, inv);
 
-  const log = fs.readFileSync(fn.logFile, 'utf8');
+  if (fn.logFile)
+    logChecks(name, fs.readFileSync(fn.logFile, 'utf8'), inv);
+  await destroyed(fn, pid, name, inv);
+}
+
+function logChecks(name, log, inv) {
   check(`${name}: the runtime writes no START, END or REPORT: the platform does`,
         !/^(START|END|REPORT) /m.test(log), inv);
   check(`${name}: its log lines carry the request id`,
@@ -244,8 +257,6 @@ async function guile() {
         && /\t[0-9a-f-]{36}\tERROR\tTask timed out after/.test(log), inv);
   check(`${name}: it says once that fun's deadline is no time`,
         (log.match(/Lambda-Runtime-Deadline-Ms '5000'/g) || []).length === 1, inv);
-
-  await destroyed(fn, pid, name, inv);
 }
 
 async function guileInitError() {
@@ -258,6 +269,33 @@ async function guileInitError() {
   check(`${name}: it went to /runtime/init/error`,
         inv.funLog().some((l) => l.includes('POST /2018-06-01/runtime/init/error')), inv);
   await within(INVOKE_LIMIT_MS, fn.destroy(), 'destroy');
+}
+
+// The zip of `guile-lambda package', as fun runs a function given as a
+// zip: unpacked into a folder of its own, its own bootstrap started
+// there, the same checks as for guile().  The runtime's log goes to
+// fun's standard error.
+async function packaged() {
+  const name = 'packaged';
+  const src = path.join(work, 'packaged-src');
+  const zip = path.join(work, 'packaged.zip');
+  fs.mkdirSync(src);
+  fs.copyFileSync(path.join(__dirname, 'functions', 'guile', 'peer.scm'),
+                  path.join(src, 'peer.scm'));
+  execFileSync(path.join(builddir, 'pre-inst-env'),
+               ['guile-lambda', 'package', src, '-o', zip],
+               { stdio: ['ignore', 'ignore', 'inherit'] });
+  const fn = await fun.createFunction({
+    FunctionName: 'packaged-peer',
+    Code: { ZipFile: fs.readFileSync(zip) },
+    Handler: 'peer.handler',
+    Runtime: 'provided',
+    MemorySize: 128,
+    Timeout: TIMEOUT_S,
+    Environment: { Variables: { AWS_LAMBDA_FUNCTION_TIMEOUT: String(TIMEOUT_S) } },
+  });
+
+  await peerChecks(name, fn, 'packaged-peer');
 }
 
 async function curl() {
@@ -297,7 +335,7 @@ async function curl() {
 
 async function main() {
   const batchParts = require('./batch.js')({ check, builddir, peersDir });
-  for (const part of [guile, guileInitError, curl, ...batchParts]) {
+  for (const part of [guile, guileInitError, packaged, curl, ...batchParts]) {
     try {
       await part();
     } catch (err) {
