@@ -32,3 +32,16 @@ bench-throughput: bench/floor$(EXEEXT) bench/roundtrip$(EXEEXT) \
 
 bench: bench-throughput
 .PHONY: bench-throughput
+
+# The Invoke API bench: `guile-lambda serve' under wrk against a Node
+# `http' floor; see bench/serve.sh.  BENCH_SERVE_SECONDS=N changes the
+# length of each wrk run (default 3), BENCH_SERVE_RUNS=N their number
+# (default 3).
+bench-serve: guile-lambda$(EXEEXT) libguile-lambda.la $(go_DATA) $(glgo_DATA)
+	$(AM_V_at)abs_top_srcdir='$(abs_top_srcdir)' \
+	  abs_top_builddir='$(abs_top_builddir)' NODE='$(NODE)' \
+	  $(SHELL) $(srcdir)/bench/serve.sh
+
+bench: bench-serve
+.PHONY: bench-serve
+EXTRA_DIST += bench/serve.sh bench/serve-floor.js bench/serve-post.lua

@@ -30,6 +30,19 @@ enum {
   EXIT_TIMEOUT = 124
 };
 
+/* serve: one function, from --function NAME=HANDLER or a HANDLER
+   argument, with the options that followed its --function. */
+struct serve_fn {
+  const char *name;             /* NULL: from the handler */
+  const char *handler;
+  double timeout_s;             /* 0: the command's */
+  int memory_mb;                /* 0: the command's */
+  int concurrency;              /* 0: the command's */
+  const char *runtime_command;  /* NULL: the command's */
+  char **env;                   /* KEY=VALUE, NULL-terminated, or NULL */
+  size_t nenv;
+};
+
 struct cli {
   const char *command;
   const char *handler;
@@ -47,12 +60,22 @@ struct cli {
   const char *output;           /* package: the function zip */
   int layer;                    /* package: the runtime as a layer */
   unsigned long batch_line;     /* the event being run, for a hard stop */
+  struct serve_fn *fns;         /* serve: the functions */
+  int nfns;
+  int fn_options;               /* serve: a --function was given */
+  int serve_options;            /* --port, --host or --queue given */
+  const char *host;             /* serve */
+  int port;
+  int queue;
 };
 
 static const char *program = "guile-lambda";
 
 /* Guile's own default for its REPL server. */
 #define REPL_DEFAULT_PORT 37146
+/* The Runtime Interface Emulator's port, which clients expect. */
+#define SERVE_DEFAULT_PORT 9000
+#define SERVE_DEFAULT_QUEUE 100
 static int results_fd = STDOUT_FILENO;
 
 static void
@@ -75,8 +98,10 @@ usage_error (const char *fmt, ...)
 
 /* Environment. */
 
+/* Set ASSIGNMENT in this process, or, with FN, in the environment of
+   that function's containers only. */
 static int
-env_assign (const char *assignment, const char *where)
+env_assign (const char *assignment, const char *where, struct serve_fn *fn)
 {
   const char *eq = strchr (assignment, '=');
   char *key;
@@ -87,6 +112,13 @@ env_assign (const char *assignment, const char *where)
       usage_error ("%s: expected KEY=VALUE, got '%s'", where, assignment);
       return -1;
     }
+  if (fn)
+    {
+      fn->env = realloc (fn->env, (fn->nenv + 2) * sizeof *fn->env);
+      fn->env[fn->nenv++] = strdup (assignment);
+      fn->env[fn->nenv] = NULL;
+      return 0;
+    }
   key = strndup (assignment, (size_t) (eq - assignment));
   r = setenv (key, eq + 1, 1);
   free (key);
@@ -95,7 +127,7 @@ env_assign (const char *assignment, const char *where)
 
 
 static int
-env_file_load (const char *path)
+env_file_load (const char *path, struct serve_fn *fn)
 {
   int fd = gl_input_open (path, "env file");
   FILE *f = fd < 0 ? NULL : fdopen (fd, "r");
@@ -122,7 +154,7 @@ env_file_load (const char *path)
       if (strncmp (s, "export ", 7) == 0)
         s += 7;
       snprintf (where, sizeof where, "%s, line %zu", path, lineno);
-      r = env_assign (s, where);
+      r = env_assign (s, where, fn);
     }
   /* Options are read before anything runs: no signal interrupts this. */
   if (r == 0 && ferror (f))
@@ -177,6 +209,87 @@ bootstrap_parse (struct cli *cli, int argc, char **argv)
   return 0;
 }
 
+static char *name_from_handler (const char *handler);
+
+/* ARG as a whole decimal number from MIN to MAX in *OUT: 0, or -1. */
+static int
+number_parse (const char *arg, long min, long max, int *out)
+{
+  char *end;
+  long n = strtol (arg, &end, 10);
+
+  if (*arg == '\0' || *end != '\0' || n < min || n > max)
+    return -1;
+  *out = (int) n;
+  return 0;
+}
+
+/* A function for serve: ARG is NAME=HANDLER when NAMED (--function),
+   else a HANDLER. */
+static int
+serve_fn_add (struct cli *cli, const char *arg, int named)
+{
+  const char *eq = named ? strchr (arg, '=') : NULL;
+  struct serve_fn *fn;
+  size_t i, n;
+
+  if (named)
+    {
+      n = eq ? (size_t) (eq - arg) : 0;
+      if (eq == NULL || n == 0 || eq[1] == '\0' || n > 64)
+        return usage_error ("--function takes NAME=HANDLER, such as "
+                            "hello=examples/hello.scm, not '%s'", arg), -1;
+      /* Lambda's own rule for names. */
+      for (i = 0; i < n; i++)
+        if (!isalnum ((unsigned char) arg[i]) && arg[i] != '-'
+            && arg[i] != '_')
+          return usage_error ("--function %s: a function's name has only "
+                              "letters, digits, - and _ (at most 64)", arg),
+            -1;
+    }
+  cli->fns = realloc (cli->fns, (size_t) (cli->nfns + 1) * sizeof *cli->fns);
+  fn = &cli->fns[cli->nfns++];
+  memset (fn, 0, sizeof *fn);
+  fn->name = named ? strndup (arg, (size_t) (eq - arg)) : NULL;
+  fn->handler = named ? eq + 1 : arg;
+  if (named)
+    cli->fn_options = 1;
+  return 0;
+}
+
+/* serve: every argument left is a HANDLER, a function named after its
+   file; every function has a name of its own. */
+static int
+serve_parse (struct cli *cli, int argc, char **argv)
+{
+  int named = cli->nfns, i, j;
+
+  if (cli->event_template || cli->listen || cli->isolated || cli->unordered
+      || cli->output || cli->layer)
+    return usage_error ("--event-template, --listen, --isolation, "
+                        "--unordered, --output and --layer do not work "
+                        "with serve"), -1;
+  for (; optind < argc; optind++)
+    serve_fn_add (cli, argv[optind], 0);
+  if (cli->nfns == 0)
+    return usage_error ("serve needs a HANDLER, such as examples/hello.scm, "
+                        "or --function NAME=HANDLER"), -1;
+  if (cli->function_name && (named > 0 || cli->nfns > 1))
+    return usage_error ("--function-name names the one HANDLER of serve; "
+                        "for several, use --function NAME=HANDLER"), -1;
+  for (i = named; i < cli->nfns; i++)
+    cli->fns[i].name = cli->function_name ? strdup (cli->function_name)
+      : name_from_handler (cli->fns[i].handler);
+  for (i = 0; i < cli->nfns; i++)
+    for (j = 0; j < i; j++)
+      if (strcmp (cli->fns[i].name, cli->fns[j].name) == 0)
+        return usage_error ("two functions are called %s: name them with "
+                            "--function NAME=HANDLER", cli->fns[i].name), -1;
+  if (cli->host == NULL)
+    cli->host = "127.0.0.1";
+  return 0;
+}
+
 /* package runs nothing: the function's options belong to Lambda. */
 static int
 package_parse (struct cli *cli, int argc, char **argv)
@@ -210,6 +323,10 @@ cli_parse (struct cli *cli, int argc, char **argv)
     { "concurrency", required_argument, NULL, 'c' },
     { "unordered", no_argument, NULL, 'u' },
     { "runtime-command", required_argument, NULL, 'R' },
+    { "function", required_argument, NULL, 'F' },
+    { "port", required_argument, NULL, 'P' },
+    { "host", required_argument, NULL, 'H' },
+    { "queue", required_argument, NULL, 'Q' },
     { "output", required_argument, NULL, 'o' },
     { "layer", no_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
@@ -221,7 +338,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
 
   opterr = 0;
   optind = 1;
+  cli->port = SERVE_DEFAULT_PORT;
+  cli->queue = SERVE_DEFAULT_QUEUE;
   while ((c = getopt_long (argc, argv, ":hVo:", options, NULL)) != -1)
+    {
+    /* After a --function, its own settings. */
+    struct serve_fn *fn = cli->fn_options ? &cli->fns[cli->nfns - 1] : NULL;
+
     switch (c)
       {
       case 'h':
@@ -231,10 +354,13 @@ cli_parse (struct cli *cli, int argc, char **argv)
         gl_version_print ();
         return 1;
       case 't':
-        cli->timeout_s = strtod (optarg, &end);
-        if (*end != '\0' || !(cli->timeout_s > 0 && cli->timeout_s <= 900))
-          return usage_error ("--timeout takes seconds from more than 0 up "
-                              "to 900, not '%s'", optarg), -1;
+        {
+          double t = strtod (optarg, &end);
+          if (*end != '\0' || !(t > 0 && t <= 900))
+            return usage_error ("--timeout takes seconds from more than 0 "
+                                "up to 900, not '%s'", optarg), -1;
+          *(fn ? &fn->timeout_s : &cli->timeout_s) = t;
+        }
         break;
       case 'm':
         {
@@ -243,21 +369,24 @@ cli_parse (struct cli *cli, int argc, char **argv)
           if (*end != '\0' || mb < 128 || mb > 10240)
             return usage_error ("--memory takes megabytes from 128 to 10240, "
                                 "not '%s'", optarg), -1;
-          cli->memory_mb = (int) mb;
+          *(fn ? &fn->memory_mb : &cli->memory_mb) = (int) mb;
         }
         break;
       case 'n':
         if (*optarg == '\0')
           return usage_error ("--function-name takes a name, not an empty "
                               "string"), -1;
+        if (cli->fn_options)
+          return usage_error ("--function-name with --function: the name "
+                              "is the NAME of --function NAME=HANDLER"), -1;
         cli->function_name = optarg;
         break;
       case 'e':
-        if (env_assign (optarg, "--env") != 0)
+        if (env_assign (optarg, "--env", fn) != 0)
           return -1;
         break;
       case 'f':
-        if (env_file_load (optarg) != 0)
+        if (env_file_load (optarg, fn) != 0)
           return -1;
         break;
       case 'T':
@@ -292,14 +421,37 @@ cli_parse (struct cli *cli, int argc, char **argv)
           if (*end != '\0' || n < 1 || n > 64)
             return usage_error ("--concurrency takes a number of containers "
                                 "from 1 to 64, not '%s'", optarg), -1;
-          cli->concurrency = (int) n;
+          *(fn ? &fn->concurrency : &cli->concurrency) = (int) n;
         }
         break;
       case 'u':
         cli->unordered = 1;
         break;
       case 'R':
-        cli->runtime_command = optarg;
+        *(fn ? &fn->runtime_command : &cli->runtime_command) = optarg;
+        break;
+      case 'F':
+        if (serve_fn_add (cli, optarg, 1) != 0)
+          return -1;
+        break;
+      case 'P':
+        cli->serve_options = 1;
+        if (number_parse (optarg, 0, 65535, &cli->port) != 0)
+          return usage_error ("--port takes a port from 0 to 65535, not "
+                              "'%s'", optarg), -1;
+        break;
+      case 'H':
+        cli->serve_options = 1;
+        if (*optarg == '\0')
+          return usage_error ("--host takes an address, such as 127.0.0.1"),
+            -1;
+        cli->host = optarg;
+        break;
+      case 'Q':
+        cli->serve_options = 1;
+        if (number_parse (optarg, 0, 100000, &cli->queue) != 0)
+          return usage_error ("--queue takes a number of events from 0 to "
+                              "100000, not '%s'", optarg), -1;
         break;
       case 'o':
         if (*optarg == '\0')
@@ -316,15 +468,22 @@ cli_parse (struct cli *cli, int argc, char **argv)
       default:
         return usage_error ("unknown option '%s'", argv[optind - 1]), -1;
       }
+    }
   if (optind >= argc)
-    return usage_error ("no command given: use invoke, batch, repl, "
+    return usage_error ("no command given: use invoke, batch, serve, repl, "
                         "bootstrap or package"), -1;
   cli->command = argv[optind++];
   if (strcmp (cli->command, "invoke") && strcmp (cli->command, "batch")
-      && strcmp (cli->command, "repl") && strcmp (cli->command, "bootstrap")
+      && strcmp (cli->command, "serve") && strcmp (cli->command, "repl")
+      && strcmp (cli->command, "bootstrap")
       && strcmp (cli->command, "package"))
-    return usage_error ("unknown command '%s': use invoke, batch, repl, "
-                        "bootstrap or package", cli->command), -1;
+    return usage_error ("unknown command '%s': use invoke, batch, serve, "
+                        "repl, bootstrap or package", cli->command), -1;
+  if (strcmp (cli->command, "serve") == 0)
+    return serve_parse (cli, argc, argv);
+  if (cli->fn_options || cli->serve_options)
+    return usage_error ("--function, --port, --host and --queue work only "
+                        "with serve, not %s", cli->command), -1;
   /* An option another command takes would be ignored: say so. */
   if (cli->event_template && strcmp (cli->command, "invoke") != 0)
     return usage_error ("--event-template works only with invoke, not %s",
@@ -335,12 +494,14 @@ cli_parse (struct cli *cli, int argc, char **argv)
   if ((cli->concurrency || cli->unordered)
       && strcmp (cli->command, "batch") != 0)
     return usage_error ("--concurrency and --unordered work only with "
-                        "batch, not %s", cli->command), -1;
+                        "batch (and --concurrency with serve), not %s",
+                        cli->command), -1;
   if ((cli->isolated || cli->runtime_command)
       && strcmp (cli->command, "batch") != 0
       && strcmp (cli->command, "invoke") != 0)
     return usage_error ("--isolation and --runtime-command work only with "
-                        "batch and invoke, not %s", cli->command), -1;
+                        "batch and invoke (and --runtime-command with "
+                        "serve), not %s", cli->command), -1;
   if (cli->runtime_command && strcmp (cli->command, "invoke") == 0
       && cli->isolated <= 0)
     return usage_error ("invoke runs --runtime-command only with "
@@ -408,8 +569,10 @@ env_or (const char *key, const char *fallback)
   return strdup (v && *v ? v : fallback);
 }
 
+/* The function's identity from CLI and the environment, which it does
+   not change. */
 static void
-function_configure (struct gl_function *fn, const struct cli *cli)
+function_identity (struct gl_function *fn, const struct cli *cli)
 {
   struct gl_buf b;
   char id[37], *hex;
@@ -448,7 +611,12 @@ function_configure (struct gl_function *fn, const struct cli *cli)
       gl_buf_putc (&b, *hex), i++;
   fn->log_stream = env_or ("AWS_LAMBDA_LOG_STREAM_NAME", b.data);
   gl_buf_free (&b);
+}
 
+static void
+function_configure (struct gl_function *fn, const struct cli *cli)
+{
+  function_identity (fn, cli);
   /* What handler code finds in its environment, as on Lambda. */
   setenv ("AWS_LAMBDA_FUNCTION_NAME", fn->name, 1);
   setenv ("AWS_LAMBDA_FUNCTION_VERSION", fn->version, 1);
@@ -903,11 +1071,9 @@ batch_line_run (struct cli *cli, const char *line, size_t n)
   return inv->outcome != GL_SUCCEEDED;
 }
 
-/* The supervisor's settings from the command line; -1 if this program
-   cannot be found to start containers with. */
+/* This program's file, to start containers with: 0, or -1 said. */
 static int
-supervised_init (struct gl_supervised *s, struct cli *cli,
-                 const struct gl_function *fn, char *self, size_t size)
+program_path (char *self, size_t size)
 {
   ssize_t n = readlink ("/proc/self/exe", self, size - 1);
 
@@ -918,6 +1084,17 @@ supervised_init (struct gl_supervised *s, struct cli *cli,
       return -1;
     }
   self[n] = '\0';
+  return 0;
+}
+
+/* The supervisor's settings from the command line; -1 if this program
+   cannot be found to start containers with. */
+static int
+supervised_init (struct gl_supervised *s, struct cli *cli,
+                 const struct gl_function *fn, char *self, size_t size)
+{
+  if (program_path (self, size) != 0)
+    return -1;
   memset (s, 0, sizeof *s);
   s->fn = fn;
   s->handler = cli->handler;
@@ -1013,6 +1190,46 @@ batch_run (struct cli *cli)
   if (reader.fd != STDIN_FILENO)
     close (reader.fd);
   return failed;
+}
+
+/* serve: each function its own identity, from its own options or the
+   command's, and its own pool. */
+static int
+serve_run (struct cli *cli)
+{
+  struct gl_invoke_function *fns = calloc ((size_t) cli->nfns, sizeof *fns);
+  struct gl_function *ids = calloc ((size_t) cli->nfns, sizeof *ids);
+  char self[4096], cwd[4096];
+  int i, r;
+
+  if (program_path (self, sizeof self) != 0)
+    return 70;
+  for (i = 0; i < cli->nfns; i++)
+    {
+      const struct serve_fn *f = &cli->fns[i];
+      struct gl_service_config *svc = &fns[i].service;
+      struct cli one = *cli;
+
+      one.function_name = f->name;
+      one.handler = f->handler;
+      one.timeout_s = f->timeout_s > 0 ? f->timeout_s : cli->timeout_s;
+      one.memory_mb = f->memory_mb > 0 ? f->memory_mb : cli->memory_mb;
+      function_identity (&ids[i], &one);
+      svc->fn = &ids[i];
+      svc->handler = f->handler;
+      svc->task_root = gl_task_root (cwd, sizeof cwd);
+      svc->runtime_command = f->runtime_command ? f->runtime_command
+        : cli->runtime_command;
+      svc->program = self;
+      svc->concurrency = f->concurrency > 0 ? f->concurrency
+        : cli->concurrency > 0 ? cli->concurrency : 1;
+      svc->env = f->env;
+      fns[i].queue_max = cli->queue;
+    }
+  r = gl_serve (cli->host, cli->port, fns, cli->nfns);
+  free (fns);
+  free (ids);
+  return r;
 }
 
 static char **
@@ -1111,6 +1328,14 @@ cli_main (SCM args)
   if (strcmp (cli.command, "package") == 0)
     return package_run (&cli, argv, argc);
   gl_log_configure ();
+  /* Its functions' identities are their own: none goes in this
+     process's environment. */
+  if (strcmp (cli.command, "serve") == 0)
+    {
+      r = serve_run (&cli);
+      argv_free (argv, argc);
+      return scm_from_int (r);
+    }
   function_configure (&fn, &cli);
   /* The engine's Scheme half hands the core its hooks as it loads. */
   scm_c_resolve_module ("guile-lambda runtime");

@@ -1,6 +1,6 @@
-/* cli.h: the front ends (DESIGN.md §2): invoke, batch, repl, bootstrap,
-   and what they share: results on standard output, batch records, and
-   events read line by line. */
+/* cli.h: the front ends (DESIGN.md §2): invoke, batch, serve, repl,
+   bootstrap, and what they share: results on standard output, batch
+   records, and events read line by line. */
 #ifndef GL_CLI_H
 #define GL_CLI_H
 
@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/context.h"
 #include "core/log.h"
+#include "service/invoke.h"
 
 /* Define %guile-lambda-main, which src/cli/main.c calls with the
    command line and whose answer is the exit status. */
@@ -59,5 +60,15 @@ int gl_batch_supervised (const struct gl_supervised *s);
    event; prints the result and returns invoke's exit status. */
 int gl_invoke_supervised (const struct gl_supervised *s, const char *event,
                           size_t len);
+
+/* Where the containers run: LAMBDA_TASK_ROOT, or the current directory
+   (into CWD, SIZE bytes). */
+const char *gl_task_root (char *cwd, size_t size);
+
+/* serve: the Invoke API for the N functions FNS (their settings but
+   `on_outcome' and `data') on HOST and PORT, until SIGINT or SIGTERM.
+   Returns the exit status: 0 after a graceful stop. */
+int gl_serve (const char *host, int port,
+              const struct gl_invoke_function *fns, int n);
 
 #endif

@@ -338,6 +338,14 @@ wake_on_async (uv_async_t *a)
     records_flush (b);
 }
 
+const char *
+gl_task_root (char *cwd, size_t size)
+{
+  const char *root = getenv ("LAMBDA_TASK_ROOT");
+
+  return root ? root : getcwd (cwd, size);
+}
+
 /* The service's settings from OPT; CWD holds the task root when
    LAMBDA_TASK_ROOT does not say it. */
 static void
@@ -348,9 +356,7 @@ service_config (struct gl_service_config *cfg,
   memset (cfg, 0, sizeof *cfg);
   cfg->fn = opt->fn;
   cfg->handler = opt->handler;
-  cfg->task_root = getenv ("LAMBDA_TASK_ROOT");
-  if (cfg->task_root == NULL)
-    cfg->task_root = getcwd (cwd, size);
+  cfg->task_root = gl_task_root (cwd, size);
   cfg->runtime_command = opt->runtime_command;
   cfg->program = opt->program;
   cfg->concurrency = opt->concurrency;

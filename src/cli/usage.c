@@ -21,6 +21,9 @@ Commands:\n\
                            per event, in input order\n\
   repl [HANDLER]           Guile's REPL in the handler's module, with\n\
                            meta-commands that step invocations (,help lambda)\n\
+  serve HANDLER...         the Lambda Invoke API on 127.0.0.1:9000, for AWS\n\
+                           SDKs, the AWS CLI and curl: each HANDLER (or each\n\
+                           --function) a function with its own containers\n\
   bootstrap                a Lambda custom runtime: serve the handler named by\n\
                            _HANDLER to the Runtime API at\n\
                            $AWS_LAMBDA_RUNTIME_API, as on AWS Lambda; where\n\
@@ -45,11 +48,20 @@ Options:\n\
       --isolation MODE     process (each container a worker process behind\n\
                            the Runtime API; batch's default) or none (one\n\
                            container in this process; invoke's default)\n\
-      --concurrency N      batch: N containers (default 1)\n\
+      --concurrency N      batch, serve: N containers (default 1)\n\
       --unordered          batch: each record as soon as its event completes\n\
       --runtime-command CMD  run CMD (with sh -c) as each container,\n\
                            any Lambda Runtime API client, instead of\n\
                            guile-lambda bootstrap\n\
+      --function NAME=HANDLER  serve: a function called NAME; --timeout,\n\
+                           --memory, --env, --env-file, --concurrency and\n\
+                           --runtime-command after it are its own\n\
+      --port PORT          serve: listen on PORT (default 9000; 0: any free\n\
+                           port, printed on standard error)\n\
+      --host ADDRESS       serve: listen on ADDRESS (default 127.0.0.1)\n\
+      --queue N            serve: events that may wait for a container, per\n\
+                           function, beyond which invocations get 429\n\
+                           (default 100)\n\
       --listen [PORT]      repl: also serve the REPL on 127.0.0.1:PORT\n\
                            (default 37146; 0: any free port, printed on\n\
                            standard error), for Geiser\n\
@@ -68,6 +80,9 @@ Exit status of batch: 0 if every event succeeded and every record was\n\
 written, 1 otherwise, 2 bad usage, 74 a record could not be written;\n\
 with --isolation none, 124 if a handler is stuck in C code past its\n\
 timeout.\n\
+\n\
+serve stops on SIGINT or SIGTERM once every invocation it accepted is\n\
+answered, and exits 0; a second signal stops it at once.\n\
 \n\
 Batch records hold requestId, line, status (success, error or timeout),\n\
 result or error, durationMs, billedDurationMs, maxMemoryUsedMB, and\n\

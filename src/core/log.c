@@ -244,29 +244,78 @@ gl_log_printf (enum gl_log_level level, const char *fmt, ...)
 
 /* Platform lines in JSON mode follow Lambda's telemetry records. */
 static void
-platform_json (const char *type, const char *id, const char *extra)
+platform_json (struct gl_buf *b, const char *type, const char *id,
+               const char *extra)
 {
-  struct gl_buf b;
+  gl_buf_puts (b, "{\"time\":\"");
+  timestamp_append (b);
+  gl_buf_printf (b, "\",\"type\":\"%s\",\"record\":{\"requestId\":", type);
+  gl_json_escape (b, id, strlen (id));
+  gl_buf_printf (b, "%s}}\n", extra);
+}
 
-  gl_buf_init (&b);
-  gl_buf_puts (&b, "{\"time\":\"");
-  timestamp_append (&b);
-  gl_buf_printf (&b, "\",\"type\":\"%s\",\"record\":{\"requestId\":", type);
-  gl_json_escape (&b, id, strlen (id));
-  gl_buf_printf (&b, "%s}}\n", extra);
-  write_all (STDERR_FILENO, b.data, b.len);
-  gl_buf_free (&b);
+void
+gl_log_start_format (struct gl_buf *b, const char *id)
+{
+  if (log_json)
+    platform_json (b, "platform.start", id, ",\"version\":\"$LATEST\"");
+  else
+    gl_buf_printf (b, "START RequestId: %s Version: $LATEST\n", id);
 }
 
 void
 gl_log_start (const char *id)
 {
-  char line[256];
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_log_start_format (&b, id);
+  write_all (STDERR_FILENO, b.data, b.len);
+  gl_buf_free (&b);
+}
+
+void
+gl_log_report_format (struct gl_buf *b, const struct gl_report *r)
+{
+  struct gl_buf extra;
 
   if (log_json)
-    return platform_json ("platform.start", id, ",\"version\":\"$LATEST\"");
-  snprintf (line, sizeof line, "START RequestId: %s Version: $LATEST\n", id);
-  write_all (STDERR_FILENO, line, strlen (line));
+    {
+      gl_buf_init (&extra);
+      gl_buf_printf (&extra, ",\"status\":\"%s\",\"metrics\":{"
+                     "\"durationMs\":%.2f,\"billedDurationMs\":%ld,"
+                     "\"memorySizeMB\":%d,\"maxMemoryUsedMB\":%ld",
+                     r->status ? r->status : "success", r->duration_ms,
+                     r->billed_ms, r->memory_mb, r->max_memory_mb);
+      if (r->init_ms >= 0)
+        gl_buf_printf (&extra, ",\"initDurationMs\":%.2f", r->init_ms);
+      gl_buf_putc (&extra, '}');
+      platform_json (b, "platform.report", r->request_id, extra.data);
+      gl_buf_free (&extra);
+      return;
+    }
+  gl_buf_puts (b, "END RequestId: ");
+  gl_buf_puts (b, r->request_id);
+  gl_buf_puts (b, "\nREPORT RequestId: ");
+  gl_buf_puts (b, r->request_id);
+  gl_buf_puts (b, "\tDuration: ");
+  gl_buf_put_ms (b, r->duration_ms);
+  gl_buf_puts (b, " ms\tBilled Duration: ");
+  gl_buf_put_ulong (b, (unsigned long) r->billed_ms);
+  gl_buf_puts (b, " ms\tMemory Size: ");
+  gl_buf_put_ulong (b, (unsigned long) r->memory_mb);
+  gl_buf_puts (b, " MB\tMax Memory Used: ");
+  gl_buf_put_ulong (b, (unsigned long) r->max_memory_mb);
+  gl_buf_puts (b, " MB");
+  if (r->init_ms >= 0)
+    {
+      gl_buf_puts (b, "\tInit Duration: ");
+      gl_buf_put_ms (b, r->init_ms);
+      gl_buf_puts (b, " ms");
+    }
+  if (r->status)
+    gl_buf_printf (b, "\tStatus: %s", r->status);
+  gl_buf_putc (b, '\n');
 }
 
 void
@@ -275,42 +324,7 @@ gl_log_report (const struct gl_report *r)
   struct gl_buf b;
 
   gl_buf_init (&b);
-  if (log_json)
-    {
-      gl_buf_printf (&b, ",\"status\":\"%s\",\"metrics\":{\"durationMs\":%.2f,"
-                     "\"billedDurationMs\":%ld,\"memorySizeMB\":%d,"
-                     "\"maxMemoryUsedMB\":%ld",
-                     r->status ? r->status : "success", r->duration_ms,
-                     r->billed_ms, r->memory_mb, r->max_memory_mb);
-      if (r->init_ms >= 0)
-        gl_buf_printf (&b, ",\"initDurationMs\":%.2f", r->init_ms);
-      gl_buf_putc (&b, '}');
-      platform_json ("platform.report", r->request_id, b.data);
-      gl_buf_free (&b);
-      return;
-    }
-  gl_buf_puts (&b, "END RequestId: ");
-  gl_buf_puts (&b, r->request_id);
-  gl_buf_puts (&b, "\nREPORT RequestId: ");
-  gl_buf_puts (&b, r->request_id);
-  gl_buf_puts (&b, "\tDuration: ");
-  gl_buf_put_ms (&b, r->duration_ms);
-  gl_buf_puts (&b, " ms\tBilled Duration: ");
-  gl_buf_put_ulong (&b, (unsigned long) r->billed_ms);
-  gl_buf_puts (&b, " ms\tMemory Size: ");
-  gl_buf_put_ulong (&b, (unsigned long) r->memory_mb);
-  gl_buf_puts (&b, " MB\tMax Memory Used: ");
-  gl_buf_put_ulong (&b, (unsigned long) r->max_memory_mb);
-  gl_buf_puts (&b, " MB");
-  if (r->init_ms >= 0)
-    {
-      gl_buf_puts (&b, "\tInit Duration: ");
-      gl_buf_put_ms (&b, r->init_ms);
-      gl_buf_puts (&b, " ms");
-    }
-  if (r->status)
-    gl_buf_printf (&b, "\tStatus: %s", r->status);
-  gl_buf_putc (&b, '\n');
+  gl_log_report_format (&b, r);
   write_all (STDERR_FILENO, b.data, b.len);
   gl_buf_free (&b);
 }

@@ -49,6 +49,11 @@ struct gl_report {
   const char *status;        /* NULL on success; "timeout", "error" ... */
 };
 void gl_log_report (const struct gl_report *r);
+/* The same lines appended to B instead, for a log of one's own (the
+   Invoke API's tail of an invocation's log). */
+struct gl_buf;
+void gl_log_start_format (struct gl_buf *b, const char *request_id);
+void gl_log_report_format (struct gl_buf *b, const struct gl_report *r);
 long gl_report_billed_ms (double duration_ms);
 long gl_memory_used_mb (void);
 

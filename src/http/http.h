@@ -141,6 +141,7 @@ struct gl_http_server {
   gl_http_server_close_cb on_close;
   struct gl_http__conn *conns;
   int tcp_open;
+  int stopping;
   int closing;
 };
 
@@ -160,6 +161,12 @@ int gl_http_server_listen (gl_http_server_t *server, const char *host,
                            gl_http_abort_cb on_abort);
 /* The port SERVER listens on, or a negative error. */
 int gl_http_server_port (const gl_http_server_t *server);
+/* Stop accepting, for a graceful shutdown: the listener closes, idle
+   kept-alive connections are closed (once what was written to them is
+   out), and each request read or being read is still handed over and
+   may be answered, with Connection: close.  The server must still be
+   closed with gl_http_server_close once the owner is done. */
+void gl_http_server_stop (gl_http_server_t *server);
 /* Stop accepting; every waiting request is aborted (UV_ECANCELED) and
    every connection closed once the answers already given are written.
    CB runs when all memory is freed; SERVER may then be freed. */

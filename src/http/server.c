@@ -840,6 +840,23 @@ server_on_tcp_close (uv_handle_t *handle)
 }
 
 void
+gl_http_server_stop (gl_http_server_t *server)
+{
+  struct gl_http__conn *c, *next;
+
+  if (server->closing || server->stopping)
+    return;
+  server->stopping = 1;
+  uv_close ((uv_handle_t *) &server->tcp, server_on_tcp_close);
+  for (c = server->conns; c; c = next)
+    {
+      next = c->next;
+      if (c->state == CONN_IDLE)
+        conn_linger (c);
+    }
+}
+
+void
 gl_http_server_close (gl_http_server_t *server, gl_http_server_close_cb cb)
 {
   struct gl_http__conn *c, *next;
@@ -848,12 +865,15 @@ gl_http_server_close (gl_http_server_t *server, gl_http_server_close_cb cb)
     return;
   server->closing = 1;
   server->on_close = cb;
-  uv_close ((uv_handle_t *) &server->tcp, server_on_tcp_close);
+  if (!uv_is_closing ((uv_handle_t *) &server->tcp))
+    uv_close ((uv_handle_t *) &server->tcp, server_on_tcp_close);
   for (c = server->conns; c; c = next)
     {
       next = c->next;
       conn_drop (c);
     }
+  /* Stopped before, with nothing left open: closed now. */
+  server_maybe_closed (server);
 }
 
 /* Answers. */
@@ -881,7 +901,7 @@ gl_http_request_respond (gl_http_request_t *req, int status,
     return UV_EINVAL;
   if (strcmp (reason, "<unknown>") == 0)
     reason = "";
-  keep = r->keep_alive && !c->server->closing;
+  keep = r->keep_alive && !c->server->closing && !c->server->stopping;
   gl_buf_init (&out);
   gl_buf_printf (&out, "HTTP/1.1 %d %s\r\n", status, reason);
   rc = gl_http__put_headers (&out, headers, nheaders);

@@ -83,6 +83,24 @@ file_reread (int *fd, const char *dir, const char *file, char *buf,
   return 0;
 }
 
+/* Write TEXT to FILE of DIR through *FD, opened the first time: the
+   freeze and thaw of every event, without an open and close each. */
+static int
+file_rewrite (int *fd, const char *dir, const char *file, const char *text)
+{
+  char path[512];
+  size_t n = strlen (text);
+
+  if (*fd < 0)
+    {
+      snprintf (path, sizeof path, "%s/%s", dir, file);
+      *fd = open (path, O_WRONLY | O_CLOEXEC);
+      if (*fd < 0)
+        return -1;
+    }
+  return pwrite (*fd, text, n, 0) == (ssize_t) n ? 0 : -1;
+}
+
 static size_t
 file_number_kept (int *fd, const char *dir, const char *file)
 {
@@ -247,7 +265,7 @@ gl_limits_attach (struct gl_limits *l, pid_t pid, size_t limit,
   char text[32];
 
   memset (l, 0, sizeof *l);
-  l->fd_peak = l->fd_usage = l->fd_procs = l->fd_statm = -1;
+  l->fd_peak = l->fd_usage = l->fd_procs = l->fd_statm = l->fd_freeze = -1;
   l->pgid = pid;
   l->limit = limit;
   gl_limits_mode ();
@@ -419,9 +437,9 @@ gl_limits_freeze (struct gl_limits *l)
     return;
   l->frozen = 1;
   if (mode == MODE_V2 && l->memory[0])
-    file_write (l->memory, "cgroup.freeze", "1");
+    file_rewrite (&l->fd_freeze, l->memory, "cgroup.freeze", "1");
   else if (l->freezer[0])
-    file_write (l->freezer, "freezer.state", "FROZEN");
+    file_rewrite (&l->fd_freeze, l->freezer, "freezer.state", "FROZEN");
   else
     kill (-l->pgid, SIGSTOP);
 }
@@ -433,9 +451,9 @@ gl_limits_thaw (struct gl_limits *l)
     return;
   l->frozen = 0;
   if (mode == MODE_V2 && l->memory[0])
-    file_write (l->memory, "cgroup.freeze", "0");
+    file_rewrite (&l->fd_freeze, l->memory, "cgroup.freeze", "0");
   else if (l->freezer[0])
-    file_write (l->freezer, "freezer.state", "THAWED");
+    file_rewrite (&l->fd_freeze, l->freezer, "freezer.state", "THAWED");
   else
     kill (-l->pgid, SIGCONT);
 }
@@ -472,6 +490,7 @@ gl_limits_kill (struct gl_limits *l)
 void
 gl_limits_release (struct gl_limits *l)
 {
+  fd_close (&l->fd_freeze);
   if (l->memory[0])
     {
       fd_close (&l->fd_peak);

@@ -24,6 +24,7 @@ struct gl_limits {
   /* Under a cgroup, files read on every REPORT, kept open and read
      again from offset 0 (-1: not open yet). */
   int fd_peak, fd_usage, fd_procs, fd_statm;
+  int fd_freeze;                /* written on every freeze and thaw */
   pid_t statm_pid;              /* whose statm fd_statm is */
 };
 

@@ -51,7 +51,10 @@ struct event {
   char request_id[37];
   char *payload;
   size_t len;
+  char *client_context;         /* JSON, or NULL */
   int started;                  /* its START line is out */
+  int tail;                     /* keep the end of its log in `log' */
+  struct gl_buf log;
 };
 
 struct log_pipe {
@@ -110,7 +113,47 @@ static void
 event_free (struct event *e)
 {
   free (e->payload);
+  free (e->client_context);
+  gl_buf_free (&e->log);
   free (e);
+}
+
+/* Keep what the event logs, when its tail is wanted: the end only, so
+   that a handler that logs much holds no more than twice the tail. */
+static void
+event_log (struct event *e, const char *s, size_t n)
+{
+  struct gl_buf *b = &e->log;
+
+  if (!e->tail)
+    return;
+  if (n > GL_SERVICE_TAIL_MAX)
+    {
+      s += n - GL_SERVICE_TAIL_MAX;
+      n = GL_SERVICE_TAIL_MAX;
+    }
+  gl_buf_append (b, s, n);
+  if (b->len > 2 * GL_SERVICE_TAIL_MAX)
+    {
+      memmove (b->data, b->data + b->len - GL_SERVICE_TAIL_MAX,
+               GL_SERVICE_TAIL_MAX);
+      b->len = GL_SERVICE_TAIL_MAX;
+      b->data[b->len] = '\0';
+    }
+}
+
+/* START, to the log and to the event's own. */
+static void
+event_log_start (struct event *e)
+{
+  struct gl_buf b;
+
+  gl_buf_init (&b);
+  gl_log_start_format (&b, e->request_id);
+  gl_log_raw (b.data, b.len);
+  event_log (e, b.data, b.len);
+  gl_buf_free (&b);
+  e->started = 1;
 }
 
 static char *
@@ -151,19 +194,34 @@ event_finish_as (struct container *c, const char *status, const char *json,
   struct gl_report report;
   struct gl_service_outcome o;
 
+  struct gl_buf lines;
+
   if (e == NULL)
     return;
   if (!e->started)
-    gl_log_start (e->request_id);
+    event_log_start (e);
   report_fill (c, &report, strcmp (status, "timeout") == 0 ? "timeout"
                : platform ? "error" : NULL);
-  gl_log_report (&report);
+  gl_buf_init (&lines);
+  gl_log_report_format (&lines, &report);
+  gl_log_raw (lines.data, lines.len);
+  event_log (e, lines.data, lines.len);
+  gl_buf_free (&lines);
   o.seq = e->seq;
   o.request_id = e->request_id;
   o.status = status;
   o.json = json;
   o.report = &report;
   o.init = c->state == C_STARTING || c->init_error != NULL;
+  o.log_tail = NULL;
+  o.log_tail_len = 0;
+  if (e->tail)
+    {
+      o.log_tail_len = e->log.len < GL_SERVICE_TAIL_MAX ? e->log.len
+        : GL_SERVICE_TAIL_MAX;
+      o.log_tail = e->log.len ? e->log.data + e->log.len - o.log_tail_len
+        : "";
+    }
   c->event = NULL;
   c->init_ms = -1;
   svc->cfg.on_outcome (&o, svc->cfg.data);
@@ -200,16 +258,22 @@ log_lines_emit (struct log_pipe *lp, int all)
   struct gl_buf *b = &lp->line;
   size_t start = 0, i;
 
+  struct event *e = lp->c->event;
+
   for (i = 0; i < b->len; i++)
     if (b->data[i] == '\n')
       {
         gl_log_raw (b->data + start, i + 1 - start);
+        if (e)
+          event_log (e, b->data + start, i + 1 - start);
         start = i + 1;
       }
   if (all && start < b->len)
     {
       gl_buf_putc (b, '\n');
       gl_log_raw (b->data + start, b->len - start);
+      if (e)
+        event_log (e, b->data + start, b->len - start);
       start = b->len;
     }
   memmove (b->data, b->data + start, b->len - start);
@@ -289,8 +353,10 @@ logs_drain (struct container *c)
       log_drain (which[i]);
 }
 
-/* Handles.  The loop is the service's own (its data is the service),
-   and the service is freed when its last handle has closed. */
+static struct event *queue_pop (struct gl_service *svc);
+
+/* Handles.  The service is freed when its last handle has closed;
+   several services may share a loop (serve runs one per function). */
 
 static void
 service_handle_done (struct gl_service *svc)
@@ -303,6 +369,9 @@ service_handle_done (struct gl_service *svc)
     return;
   cb = svc->close_cb;
   data = svc->close_data;
+  /* Events never run: closing the service dropped them. */
+  while (svc->queue)
+    event_free (queue_pop (svc));
   for (i = 0; i < svc->cfg.concurrency; i++)
     {
       gl_buf_free (&svc->containers[i].out.line);
@@ -314,17 +383,17 @@ service_handle_done (struct gl_service *svc)
     cb (data);
 }
 
+/* The service's own handles (poll, spin) have it as their data. */
 static void
-handle_on_close (uv_handle_t *h)
+service_handle_on_close (uv_handle_t *h)
 {
-  service_handle_done (h->loop->data);
+  service_handle_done (h->data);
 }
 
 static void
-handle_close (struct gl_service *svc, uv_handle_t *h)
+timer_on_close (uv_handle_t *h)
 {
-  if (!uv_is_closing (h))
-    uv_close (h, handle_on_close);
+  service_handle_done (((struct container *) h->data)->svc);
 }
 
 /* A container's process and pipes: it is COLD, and may start again,
@@ -373,6 +442,16 @@ pipe_close (struct log_pipe *lp)
 
 static void container_on_exit (uv_process_t *p, int64_t status, int signal);
 
+/* Do the assignments A and B set the same variable? */
+static int
+env_same_key (const char *a, const char *b)
+{
+  const char *eq = strchr (b, '=');
+  size_t n = eq ? (size_t) (eq - b) : strlen (b);
+
+  return strncmp (a, b, n) == 0 && a[n] == '=';
+}
+
 static char **
 container_env (struct container *c)
 {
@@ -384,22 +463,28 @@ container_env (struct container *c)
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=", "AWS_REGION=",
     "AWS_LAMBDA_LOG_GROUP_NAME=", "AWS_LAMBDA_LOG_STREAM_NAME=", NULL
   };
-  size_t n = 0, i, j;
+  size_t n = 0, extra = 0, i, j;
   char **env;
   char buf[1024];
 
   while (environ[n])
     n++;
-  env = calloc (n + 16, sizeof *env);
+  while (cfg->env && cfg->env[extra])
+    extra++;
+  env = calloc (n + extra + 16, sizeof *env);
   for (i = j = 0; i < n; i++)
     {
       int skip = 0, k;
 
       for (k = 0; ours[k]; k++)
         skip |= strncmp (environ[i], ours[k], strlen (ours[k])) == 0;
+      for (k = 0; (size_t) k < extra; k++)
+        skip |= env_same_key (environ[i], cfg->env[k]);
       if (!skip)
         env[j++] = strdup (environ[i]);
     }
+  for (i = 0; i < extra; i++)
+    env[j++] = strdup (cfg->env[i]);
 #define ENV_ADD(...) (snprintf (buf, sizeof buf, __VA_ARGS__), \
                       env[j++] = strdup (buf))
   ENV_ADD ("AWS_LAMBDA_RUNTIME_API=%s", c->api_address);
@@ -615,7 +700,8 @@ next_answer (struct container *c)
 {
   struct event *e = c->event;
   char deadline[32];
-  gl_http_header_t headers[5];
+  gl_http_header_t headers[6];
+  size_t n = 4;
   struct timespec ts;
   uint64_t now_ms;
 
@@ -634,14 +720,16 @@ next_answer (struct container *c)
      (HTTP/1.1 pipelining), and a runtime of ours sends them so when
      told it may: other Runtime API servers (@vercel/fun's) take up the
      `next' before they are done with the response. */
-  headers[4] = (gl_http_header_t) { "Guile-Lambda-Pipelining", "true" };
+  headers[n++] = (gl_http_header_t) { "Guile-Lambda-Pipelining", "true" };
+  if (e->client_context)
+    headers[n++] = (gl_http_header_t) { "Lambda-Runtime-Client-Context",
+                                        e->client_context };
   gl_limits_thaw (&c->limits);
-  gl_log_start (e->request_id);
-  e->started = 1;
+  event_log_start (e);
   c->start_ns = gl_now_ns ();
   c->state = C_BUSY;
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
-  gl_http_request_respond (c->next, 200, headers, 5, e->payload, e->len);
+  gl_http_request_respond (c->next, 200, headers, n, e->payload, e->len);
   c->next = NULL;
   spin_start (c->svc, 0);
 }
@@ -977,7 +1065,6 @@ gl_service_start (uv_loop_t *loop, const struct gl_service_config *cfg)
   int i, r;
 
   svc->loop = loop;
-  loop->data = svc;
   svc->cfg = *cfg;
   if (svc->cfg.concurrency < 1)
     svc->cfg.concurrency = 1;
@@ -1006,10 +1093,25 @@ void
 gl_service_submit (struct gl_service *svc, unsigned long seq,
                    const char *event, size_t len)
 {
+  gl_service_submit_extra (svc, seq, event, len, NULL);
+}
+
+void
+gl_service_submit_extra (struct gl_service *svc, unsigned long seq,
+                         const char *event, size_t len,
+                         const struct gl_service_extra *extra)
+{
   struct event *e = calloc (1, sizeof *e);
 
   e->seq = seq;
-  gl_request_id_generate (e->request_id);
+  gl_buf_init (&e->log);
+  if (extra && extra->request_id)
+    snprintf (e->request_id, sizeof e->request_id, "%s", extra->request_id);
+  else
+    gl_request_id_generate (e->request_id);
+  if (extra && extra->client_context)
+    e->client_context = strdup (extra->client_context);
+  e->tail = extra && extra->tail;
   e->payload = malloc (len + 1);
   memcpy (e->payload, event, len);
   e->payload[len] = '\0';
@@ -1037,8 +1139,8 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
   svc->closing = 1;
   svc->close_cb = cb;
   svc->close_data = data;
-  handle_close (svc, (uv_handle_t *) &svc->poll);
-  handle_close (svc, (uv_handle_t *) &svc->spin);
+  uv_close ((uv_handle_t *) &svc->poll, service_handle_on_close);
+  uv_close ((uv_handle_t *) &svc->spin, service_handle_on_close);
   for (i = 0; i < svc->cfg.concurrency; i++)
     {
       struct container *c = &svc->containers[i];
@@ -1049,7 +1151,7 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
           gl_http_request_respond (c->next, 500, NULL, 0, NULL, 0);
           c->next = NULL;
         }
-      handle_close (svc, (uv_handle_t *) &c->timer);
+      uv_close ((uv_handle_t *) &c->timer, timer_on_close);
       gl_http_server_close (&c->api, server_on_close);
     }
 }

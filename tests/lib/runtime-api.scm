@@ -1,7 +1,9 @@
 ;;; (tests lib runtime-api): a Lambda Runtime API of the tests' own, in a
 ;;; thread, for a runtime under test: it hands out the events it was
 ;;; given to `next', then holds `next' as a long poll would, and records
-;;; every response, error and init error the runtime posts.
+;;; every response, error and init error the runtime posts.  And the
+;;; other side: a small HTTP/1.1 client for the servers under test (the
+;;; Invoke API of `guile-lambda serve'), every read bounded in time.
 (define-module (tests lib runtime-api)
   #:use-module (ice-9 binary-ports)
   #:use-module (ice-9 rdelim)
@@ -12,7 +14,10 @@
   #:use-module (rnrs bytevectors)
   #:export (call-with-runtime-api
             post-kind post-request-id post-headers post-body post-pipelined?
-            api-posts api-wait-posts api-address))
+            api-posts api-wait-posts api-address
+            http-connect http-send http-read http-request response?
+            response-status response-headers response-header
+            response-body))
 
 (define-record-type <post>
   (make-post kind request-id headers body pipelined?)
@@ -143,3 +148,76 @@ PROC with the API; the server thread ends with the test process."
              (call-with-new-thread (lambda () (connection-serve api conn)))
              (accept-loop)))))
       (proc api))))
+;;; The client side.
+
+(define-record-type <response>
+  (make-response status headers body)
+  response?
+  (status response-status)
+  (headers response-headers)            ; alist, names in lower case
+  (body response-body))                 ; a string (UTF-8 decoded)
+
+(define (response-header r name)
+  (assoc-ref (response-headers r) (string-downcase name)))
+
+(define (http-connect port)
+  "A socket connected to 127.0.0.1:PORT, for bytes: what it sends and
+reads is Latin-1, so that a string of codes up to 255 goes out as it is."
+  (let ((s (socket PF_INET SOCK_STREAM 0)))
+    (connect s AF_INET INADDR_LOOPBACK port)
+    (set-port-encoding! s "ISO-8859-1")
+    s))
+
+(define* (http-send sock method target #:key (headers '()) (body #f))
+  "Write a request on SOCK; BODY, a string, is sent as UTF-8 with its
+Content-Length."
+  (let ((bytes (and body (string->utf8 body))))
+    (put-string sock (string-append method " " target " HTTP/1.1\r\n"
+                                    "Host: 127.0.0.1\r\n"))
+    (for-each (lambda (h) (put-string sock (string-append (car h) ": " (cdr h)
+                                                          "\r\n")))
+              headers)
+    (when bytes
+      (put-string sock (format #f "Content-Length: ~a\r\n"
+                               (bytevector-length bytes))))
+    (put-string sock "\r\n")
+    (when bytes (put-bytevector sock bytes))
+    (force-output sock)))
+
+(define (readable? sock seconds)
+  (or (char-ready? sock)
+      (pair? (car (select (list sock) '() '()
+                          (inexact->exact (floor seconds))
+                          (inexact->exact
+                           (floor (* 1e6 (- seconds (floor seconds))))))))))
+
+(define* (http-read sock #:optional (seconds 30))
+  "The next response on SOCK: a <response>, 'closed if the server
+closed the connection (or reset it) first, or #f if nothing came within
+SECONDS."
+  (catch 'system-error
+    (lambda ()
+      (if (not (readable? sock seconds))
+          #f
+          (let ((line (crlf-line sock)))
+            (if (or (eof-object? line) (string-null? line))
+                'closed
+                (let* ((status (string->number (cadr (string-split line #\space))))
+                       (headers (headers-read sock))
+                       (length (string->number
+                                (or (assoc-ref headers "content-length") "0")))
+                       (body (if (> length 0) (get-bytevector-n sock length)
+                                 (make-bytevector 0))))
+                  (make-response status headers
+                                 (if (eof-object? body) "" (utf8->string body))))))))
+    (lambda _ 'closed)))
+
+(define* (http-request port method target #:key (headers '()) (body #f)
+                       (timeout 60))
+  "One request on a connection of its own to 127.0.0.1:PORT: the
+response, 'closed, or #f after TIMEOUT seconds."
+  (let ((sock (http-connect port)))
+    (http-send sock method target #:headers headers #:body body)
+    (let ((r (http-read sock timeout)))
+      (close-port sock)
+      r)))

@@ -13,6 +13,7 @@ EXTRA_DIST += \
   tests/peers/package-lock.json \
   tests/peers/fun.js \
   tests/peers/batch.js \
+  tests/peers/sdk.js \
   tests/peers/curl-bootstrap.sh \
   tests/peers/functions/guile/bootstrap \
   tests/peers/functions/guile/peer.scm \
