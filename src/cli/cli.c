@@ -59,6 +59,8 @@ struct cli {
   const char *runtime_command;  /* batch: a Runtime API client */
   const char *output;           /* package: the function zip */
   int layer;                    /* package: the runtime as a layer */
+  int run_options;              /* --timeout, --memory, --function-name,
+                                   --env or --env-file given */
   unsigned long batch_line;     /* the event being run, for a hard stop */
   struct serve_fn *fns;         /* serve: the functions */
   int nfns;
@@ -360,6 +362,7 @@ cli_parse (struct cli *cli, int argc, char **argv)
             return usage_error ("--timeout takes seconds from more than 0 "
                                 "up to 900, not '%s'", optarg), -1;
           *(fn ? &fn->timeout_s : &cli->timeout_s) = t;
+          cli->run_options = 1;
         }
         break;
       case 'm':
@@ -370,6 +373,7 @@ cli_parse (struct cli *cli, int argc, char **argv)
             return usage_error ("--memory takes megabytes from 128 to 10240, "
                                 "not '%s'", optarg), -1;
           *(fn ? &fn->memory_mb : &cli->memory_mb) = (int) mb;
+          cli->run_options = 1;
         }
         break;
       case 'n':
@@ -380,14 +384,17 @@ cli_parse (struct cli *cli, int argc, char **argv)
           return usage_error ("--function-name with --function: the name "
                               "is the NAME of --function NAME=HANDLER"), -1;
         cli->function_name = optarg;
+        cli->run_options = 1;
         break;
       case 'e':
         if (env_assign (optarg, "--env", fn) != 0)
           return -1;
+        cli->run_options = 1;
         break;
       case 'f':
         if (env_file_load (optarg, fn) != 0)
           return -1;
+        cli->run_options = 1;
         break;
       case 'T':
         cli->event_template = optarg;
@@ -515,6 +522,14 @@ cli_parse (struct cli *cli, int argc, char **argv)
                         "%s", cli->command), -1;
   if (strcmp (cli->command, "bootstrap") == 0)
     return bootstrap_parse (cli, argc, argv);
+  /* A zip carries none of them: on Lambda they are the function's
+     configuration. */
+  if (cli->run_options && strcmp (cli->command, "package") == 0)
+    return usage_error ("package builds a zip and runs nothing: --timeout, "
+                        "--memory, --function-name, --env and --env-file "
+                        "are set on AWS Lambda (aws lambda create-function "
+                        "--timeout, --memory-size, --environment), not in "
+                        "the zip"), -1;
   if (strcmp (cli->command, "package") == 0)
     return package_parse (cli, argc, argv);
   if (optind >= argc && strcmp (cli->command, "repl") == 0)

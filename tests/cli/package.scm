@@ -285,6 +285,12 @@ directory)."
          (test-equal "a handler that does not compile: status 2" 2 (run-status r))
          (test-assert "with the compiler's message and location"
                       (stderr-has? r "handler.scm does not compile: handler.scm:4:1: unexpected end of input")))
+       (let ((r (package fixture-dir (string-append dir "/x.zip")
+                         "--memory" "512" "--env" "A=1")))
+         (test-equal "options of a function's run (--memory, --env): status 2"
+                     2 (run-status r))
+         (test-assert "it says they are set on AWS Lambda"
+                      (stderr-has? r "package builds a zip and runs nothing")))
        (test-assert "no zip was written for any of them"
                     (not (file-exists? (string-append dir "/x.zip")))))
 
