@@ -50,13 +50,14 @@
 ;; What the runtime itself uses: guile-lambda bootstrap loads these and
 ;; what they use, whatever the handler.  Boot-9 loads the first ones
 ;; without any module using them; libguile loads the foreign-library and
-;; foreign-object modules for the extension; the runtime loads (system
-;; vm frame) when it first describes an error (frame-modules-load), so
-;; no import names it.
+;; foreign-object modules for the extension; the runtime names the ones
+;; it loads later (runtime-lazy-modules).
 (define runtime-modules
-  '((guile) (guile-user) (ice-9 threads) (ice-9 deprecated)
-    (system foreign-library) (system foreign-object) (system vm frame)
-    (guile-lambda core) (guile-lambda runtime) (guile-lambda)))
+  (append '((guile) (guile-user) (ice-9 threads) (ice-9 deprecated)
+            (system foreign-library) (system foreign-object)
+            (guile-lambda core) (guile-lambda runtime) (guile-lambda))
+          (module-ref (resolve-interface '(guile-lambda runtime))
+                      'runtime-lazy-modules)))
 
 ;;; Files.
 

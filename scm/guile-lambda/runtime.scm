@@ -11,7 +11,8 @@
   #:use-module (ice-9 binary-ports)
   #:use-module ((system vm loader) #:select (load-thunk-from-file))
   #:use-module ((system vm vm) #:select (call-with-stack-overflow-handler))
-  #:export (parse-handler-name
+  #:export (runtime-lazy-modules
+            parse-handler-name
             load-handler
             guarded-apply
             error-message-prefix
@@ -445,12 +446,17 @@ recursion without end is an error, not the container's memory."
 (define reserve-fd
   (false-if-exception (open-fdes "/dev/null" (logior O_RDONLY O_CLOEXEC))))
 
+(define runtime-lazy-modules
+  ;; What the runtime loads after start-up, which no import names:
+  ;; `guile-lambda package' must ship these too.
+  '((system vm frame)))
+
 (define (frame-modules-load)
   (unless (resolve-module '(system vm frame) #f #:ensure #f)
     (when reserve-fd
       (close-fdes reserve-fd)
       (set! reserve-fd #f))
-    (resolve-interface '(system vm frame))))
+    (for-each resolve-interface runtime-lazy-modules)))
 
 ;; Describing an error must not fail in turn, whatever user code raised
 ;; (a printer that raises, say): nothing may escape guarded-apply into
