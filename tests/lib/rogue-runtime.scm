@@ -22,10 +22,20 @@
   (put-bytevector s (string->utf8 text))
   (force-output s))
 
+;; Whether S has input, or its end, within SECONDS; select may return
+;; early, empty-handed, when a signal wakes the thread.
+(define (readable-within? s seconds)
+  (let ((deadline (+ (current-time) seconds)))
+    (let wait ()
+      (or (char-ready? s)
+          (let ((left (- deadline (current-time))))
+            (and (positive? left)
+                 (begin (select (list s) '() '() left) (wait))))))))
+
 ;; The status of the answer on S, "closed" if the server closed it
 ;; without one, "none" if nothing came within 5 s.
 (define (answer-status s)
-  (if (null? (car (select (list s) '() '() 5)))
+  (if (not (readable-within? s 5))
       "none"
       (let ((line (read-line s)))
         (if (eof-object? line)

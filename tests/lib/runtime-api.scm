@@ -185,11 +185,21 @@ Content-Length."
     (force-output sock)))
 
 (define (readable? sock seconds)
-  (or (char-ready? sock)
-      (pair? (car (select (list sock) '() '()
-                          (inexact->exact (floor seconds))
-                          (inexact->exact
-                           (floor (* 1e6 (- seconds (floor seconds))))))))))
+  "Whether SOCK has input, or its end, within SECONDS.  Guile's select
+returns early and empty-handed when a signal or another thread wakes
+this one, so it is asked again until the time is up."
+  (let ((deadline (+ (get-internal-real-time)
+                     (* seconds internal-time-units-per-second))))
+    (let wait ()
+      (or (char-ready? sock)
+          (let ((left (/ (- deadline (get-internal-real-time))
+                         internal-time-units-per-second)))
+            (and (positive? left)
+                 (begin
+                   (select (list sock) '() '()
+                           (floor left)
+                           (floor (* 1000000 (- left (floor left)))))
+                   (wait))))))))
 
 (define* (http-read sock #:optional (seconds 30))
   "The next response on SOCK: a <response>, 'closed if the server
