@@ -39,6 +39,7 @@ TEST_HANDLERS = \
   tests/handlers/context.scm \
   tests/handlers/error-objects.scm \
   tests/handlers/descriptors-exhausted.scm \
+  tests/handlers/ports-dropped.scm \
   tests/handlers/exit.scm \
   tests/handlers/faults.scm \
   tests/handlers/init-raise.scm \

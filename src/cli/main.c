@@ -186,6 +186,14 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   on_exit (exit_now, NULL);
   gc_configure (argc, argv);
+  /* Guile would run finalizers (closing unreachable ports, clearing
+     weak tables) on a thread it starts at the first collection that
+     finds some, and a Guile thread needs a pipe as it starts: under
+     load that thread could start only after a handler had used up its
+     descriptors, and Guile aborts when the pipe fails.  The engine runs
+     them on its own thread instead, between calls into Scheme
+     (core/boundary.c). */
+  scm_set_automatic_finalization_enabled (0);
   scm_boot_guile (argc, argv, inner_main, NULL);
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <gc/gc.h>
 
 static const char *hook_names[GL_HOOK_COUNT] = {
   "guarded-apply", "error->alist", "error-message-prefix", "load-handler",
@@ -91,16 +92,39 @@ call_in_barrier (void *data)
   return c;
 }
 
+static SCM
+finalize_body (void *data)
+{
+  scm_run_finalizers ();
+  return SCM_BOOL_T;
+}
+
+/* The guile-lambda command turns Guile's finalizer thread off
+   (cli/main.c): what the collector found to finalize runs here, on the
+   thread that calls into Scheme, after each call.  A finalizer may run
+   Scheme (a custom port's close), so it is guarded as a call is; what
+   it raises is dropped, for it belongs to no invocation. */
+static void
+finalizers_run (void)
+{
+  struct call c = { finalize_body, SCM_BOOL_F, SCM_EOL, SCM_BOOL_F,
+                    SCM_BOOL_F, 0 };
+
+  if (GC_should_invoke_finalizers ())
+    scm_c_with_continuation_barrier (call_in_barrier, &c);
+}
+
 /* BODY's value, or SCM_UNDEFINED if it did not return one; then *KEY
    is the key of what escaped, or #f. */
 static SCM
 call_run (SCM (*body) (void *), SCM proc, SCM args, SCM *key)
 {
   struct call c = { body, proc, args, SCM_BOOL_F, SCM_BOOL_F, 0 };
+  void *returned = scm_c_with_continuation_barrier (call_in_barrier, &c);
 
+  finalizers_run ();
   /* The barrier returns NULL when something escaped it anyway. */
-  if (scm_c_with_continuation_barrier (call_in_barrier, &c) == NULL
-      || c.failed)
+  if (returned == NULL || c.failed)
     {
       if (key)
         *key = c.key;

@@ -28,6 +28,8 @@ static int armed;
 static uint64_t deadline_ns;
 static uint64_t generation;     /* bumped by every arm and disarm */
 static uint64_t sleeping_until; /* 0: not sleeping; UINT64_MAX: no deadline */
+static pthread_cond_t up;       /* signalled once the thread runs Guile */
+static int running;
 
 static void
 timespec_from_ns (struct timespec *ts, uint64_t ns)
@@ -73,6 +75,8 @@ watchdog_main (void *unused)
   uint64_t gen;
 
   pthread_mutex_lock (&lock);
+  running = 1;
+  pthread_cond_signal (&up);
   for (;;)
     {
       if (!armed)
@@ -113,6 +117,16 @@ watchdog_thread (void *unused)
   return scm_with_guile (watchdog_main, NULL);
 }
 
+static void *
+running_wait (void *unused)
+{
+  pthread_mutex_lock (&lock);
+  while (!running)
+    pthread_cond_wait (&up, &lock);
+  pthread_mutex_unlock (&lock);
+  return NULL;
+}
+
 int
 gl_watchdog_start (const struct gl_watchdog_ops *o)
 {
@@ -124,6 +138,7 @@ gl_watchdog_start (const struct gl_watchdog_ops *o)
   pthread_condattr_init (&attr);
   pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
   pthread_cond_init (&changed, &attr);
+  pthread_cond_init (&up, NULL);
   pthread_condattr_destroy (&attr);
   r = pthread_create (&thread, NULL, watchdog_thread, NULL);
   if (r != 0)
@@ -133,6 +148,11 @@ gl_watchdog_start (const struct gl_watchdog_ops *o)
       return -1;
     }
   pthread_detach (thread);
+  /* Becoming a Guile thread takes a pipe, and Guile aborts when it
+     cannot have one: on a loaded machine the thread could get there
+     only after the handler had used up the descriptors.  So it gets
+     there before any handler runs. */
+  scm_without_guile (running_wait, NULL);
   return 0;
 }
 

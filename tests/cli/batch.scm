@@ -220,6 +220,24 @@
                     (every (lambda (x) (number? (json-ref x "initDurationMs"))) records))
        (test-equal "exit status 1" 1 (run-status r))))
 
+   ;; 40 events drop 50 ports each, 2,000 in all, under a limit of 256
+   ;; descriptors: the collector's finalizers must close them, in the
+   ;; container and in process alike.
+   (for-each
+    (lambda (isolation)
+      (test-group (string-append "dropped ports are closed, isolation " isolation)
+        (let* ((r (run (list "sh" "-c"
+                             "ulimit -n 256 && exec guile-lambda batch --isolation \"$1\" \"$0\""
+                             (fixture "ports-dropped.scm") isolation)
+                       #:input (string-concatenate (make-list 40 "{}\n"))))
+               (records (run-records r)))
+          (test-equal "every event succeeds" (make-list 40 "success")
+                      (map (lambda (x) (json-ref x "status")) records))
+          (test-assert "and never has 256 descriptors open"
+                       (every (lambda (x) (< (json-ref x "result") 256)) records))
+          (test-equal "exit status 0" 0 (run-status r)))))
+    '("none" "process"))
+
    ;; DESIGN.md §3 and §8: memory over --memory is Runtime.OutOfMemory,
    ;; and the next event runs in a fresh container.
    (test-group "memory over the limit"
