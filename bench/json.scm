@@ -75,7 +75,10 @@
       (format #f "~,1f MB/s" (/ bytes seconds 1e6))))
 
 (define (compare name bytes per-op? ours theirs)
-  "Print one row; return the ratio, guile-json's time over ours."
+  "Print one row; return the ratio, guile-json's time over ours, and the
+ratio there would be if our own work cost nothing and only our share of
+collections remained: the most any change to our code could reach with
+the values it must build and the heap it is given."
   (let-values (((t-ours gc-ours) (time-per-op ours 1.5))
                ((t-theirs gc-theirs) (time-per-op theirs 4.0)))
     (format #t "~28a ~14@a ~14@a ~7,1fx       ~3d%    ~3d%~%"
@@ -83,7 +86,8 @@
             (show-rate t-theirs bytes per-op?) (/ t-theirs t-ours)
             (inexact->exact (round (* 100 gc-ours)))
             (inexact->exact (round (* 100 gc-theirs))))
-    (/ t-theirs t-ours)))
+    (values (/ t-theirs t-ours)
+            (if (positive? gc-ours) (/ t-theirs (* gc-ours t-ours)) +inf.0))))
 
 (define (bench-document label text per-op?)
   (let* ((value (json-string->scm text))
@@ -92,22 +96,27 @@
     (unless (and (equal? value (guile-json-decode text))
                  (equal? value (json-string->scm (scm->json-string value))))
       (format #t "warning: the codecs disagree on ~a~%" label))
-    (values
-     (compare (format #f "decode ~a (~a)" label
-                     (if (< bytes 1000000)
-                         (format #f "~,1f KB" (/ bytes 1000.))
-                         (format #f "~,1f MB" (/ bytes 1e6))))
-             bytes per-op?
-             (lambda () (json-string->scm text))
-             (lambda () (guile-json-decode text)))
-     (compare (format #f "encode ~a" label)
-              out-bytes per-op?
-              (lambda () (scm->json-string value))
-              (lambda () (guile-json:scm->json-string value))))))
+    (let-values (((decode decode-cap)
+                  (compare (format #f "decode ~a (~a)" label
+                                   (if (< bytes 1000000)
+                                       (format #f "~,1f KB" (/ bytes 1000.))
+                                       (format #f "~,1f MB" (/ bytes 1e6))))
+                           bytes per-op?
+                           (lambda () (json-string->scm text))
+                           (lambda () (guile-json-decode text))))
+                 ((encode encode-cap)
+                  (compare (format #f "encode ~a" label)
+                           out-bytes per-op?
+                           (lambda () (scm->json-string value))
+                           (lambda () (guile-json:scm->json-string value)))))
+      (values (cons decode decode-cap) (cons encode encode-cap)))))
 
+;; RATIO is (MEASURED . CAP), as bench-document returns them.
 (define (target-show what ratio least)
-  (format #t "  ~36a ~6,1fx  target >= ~ax: ~a~%" what ratio least
-          (if (>= ratio least) "met" "NOT met")))
+  (format #t "  ~36a ~6,1fx  target >= ~ax: ~a; collections alone cap it at ~,1fx~%"
+          what (car ratio) least
+          (if (>= (car ratio) least) "met" "NOT met")
+          (cdr ratio)))
 
 (format #t "JSON codec: guile-lambda (C) against guile-json 4~%")
 (format #t "~28a ~14@a ~14@a ~8@a   ~a~%"
@@ -124,7 +133,9 @@
   (target-show "encode, API Gateway v2 event" event-encode 60)
   (target-show "decode, 1 MB document" large-decode 20))
 (format #t "~%Both sides build the same values, in the same process.  GC is the
-share of time libgc reports for its collections.  `make bench' runs this
+share of time libgc reports for its collections.  The cap is guile-json's
+time over the time of our collections alone: what the ratio would be if
+everything but our collections cost nothing.  `make bench' runs this
 with the collector as guile-lambda sets it for a 128 MB function (an 8 MB
 first heap, one marking thread: GC_INITIAL_HEAP_SIZE, GC_MARKERS); the
 heap was ~a MB at the end.~%"
