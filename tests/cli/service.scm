@@ -241,8 +241,22 @@ held (at ~a ms; Duration ~a ms)" name held duration)
     (delete-file file)
     (if (and cgroups? (not (cgroup-root)))
         (skip name "this process cannot create a cgroup: no freezer to test")
-        (let* ((before #f) (after #f) (thawed #f)
-               (sample (lambda (set) (lambda (p) (set (line-count file))))))
+        (let* ((before #f) (after #f) (thawed #f) (pid #f) (anchor #f)
+               (sample (lambda (set) (lambda (p) (set (line-count file)))))
+               ;; The v1 freezer's anchor (src/service/limits.c): an
+               ;; empty group kept frozen while the supervisor runs.
+               (anchor-note
+                (lambda (p)
+                  (set! pid (started-pid p))
+                  (let ((dir (format #f "/sys/fs/cgroup/freezer/guile-lambda.~a/anchor"
+                                     pid)))
+                    (set! anchor
+                      (and (file-exists? dir)
+                           (list (string-trim-right
+                                  (call-with-input-file
+                                      (string-append dir "/freezer.state")
+                                    read-line))
+                                 (line-count (string-append dir "/cgroup.procs")))))))))
           (let-values (((r groups)
                         (steps-with-groups
                          handler '() (mode-env cgroups?)
@@ -253,6 +267,7 @@ held (at ~a ms; Duration ~a ms)" name held duration)
                                (sample (lambda (n) (set! before n)))
                                1.0
                                (sample (lambda (n) (set! after n)))
+                               anchor-note
                                "{\"do\":\"sleep\",\"ms\":600}"
                                (sample (lambda (n) (set! thawed n)))))))
             (test-assert (string-append name ": the supervisor "
@@ -272,6 +287,12 @@ held (at ~a ms; Duration ~a ms)" name held duration)
                          (and after thawed (>= thawed (+ after 3))))
             (test-assert (string-append name ": no process outlives the run")
                          (not (run-leftovers r)))
+            (when (and cgroups?
+                       (any (lambda (g) (string-contains g "/freezer/")) groups))
+              (test-equal (string-append name ": an empty group of its own stays frozen")
+                          '("FROZEN" 0) anchor)
+              (test-equal (string-append name ": and its groups are gone after the run")
+                          '() (supervisor-groups pid)))
             (when (file-exists? file) (delete-file file)))))))
 
 (define (check-peak cgroups?)
