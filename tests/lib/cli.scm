@@ -355,10 +355,13 @@ output; close it and return what PROC returned."
 
 (define (process-start args)
   (let ((in (pipe)) (out (pipe)) (err (pipe)))
+    ;; As in spawn: writing to a process that ended is an error, not death.
+    (sigaction SIGPIPE SIG_IGN)
     (let ((pid (primitive-fork)))
       (if (zero? pid)
           (catch #t
             (lambda ()
+              (sigaction SIGPIPE SIG_DFL)
               (dup2 (fileno (car in)) 0)
               (dup2 (fileno (cdr out)) 1)
               (dup2 (fileno (cdr err)) 2)
