@@ -22,7 +22,7 @@ enum mode { MODE_UNKNOWN, MODE_V2, MODE_V1, MODE_POLLING };
 static enum mode mode;
 static char memory_parent[128];   /* our own group of groups */
 static char freezer_parent[128];  /* v1 only; may stay "" */
-static char freezer_anchor[160];  /* in it, empty and always frozen */
+static pid_t owner;               /* the process that made them */
 
 static int
 file_write (const char *dir, const char *file, const char *text)
@@ -159,20 +159,17 @@ mode_v2_try (void)
    code on every CPU.  With each container frozen between invocations
    and thawed for the next, that was most of the time serve spent at
    two connections (bench/serve.sh: about 9k requests/s, 18k with the
-   key held on).  A group of our own with no process in it stays frozen for
-   as long as we run, so that the key never turns. */
+   key held on).  A group of our own with no process in it stays
+   frozen for as long as we run, so that the key never turns. */
 static void
 freezer_anchor_make (void)
 {
-  snprintf (freezer_anchor, sizeof freezer_anchor, "%s/anchor",
-            freezer_parent);
-  if (mkdir (freezer_anchor, 0755) != 0)
-    freezer_anchor[0] = '\0';
-  else if (file_write (freezer_anchor, "freezer.state", "FROZEN") != 0)
-    {
-      rmdir (freezer_anchor);
-      freezer_anchor[0] = '\0';
-    }
+  char anchor[160];
+
+  snprintf (anchor, sizeof anchor, "%s/anchor", freezer_parent);
+  if (mkdir (anchor, 0755) == 0
+      && file_write (anchor, "freezer.state", "FROZEN") != 0)
+    rmdir (anchor);
 }
 
 static int
@@ -191,15 +188,100 @@ mode_v1_try (void)
   return 0;
 }
 
+/* Every process in the group's cgroup, also those that left the
+   process group. */
+static void
+cgroup_kill (const char *dir)
+{
+  char buf[4096], *p, *end;
+  long pid;
+
+  if (!dir[0] || file_read (dir, "cgroup.procs", buf, sizeof buf) != 0)
+    return;
+  for (p = buf; *p; p = end)
+    {
+      pid = strtol (p, &end, 10);
+      if (end == p)
+        break;
+      if (pid > 0)
+        kill ((pid_t) pid, SIGKILL);
+    }
+}
+
+/* Remove DIR's subgroups, then DIR.  Until DEADLINE (uv_hrtime; 0:
+   not at all) a group that still holds a process is thawed, its
+   processes killed, and tried again: a container killed a moment ago,
+   or a child of it, may still be on its way out.  After that, a group
+   that holds a process stays. */
+static void
+group_tree_remove (const char *dir, uint64_t deadline)
+{
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  char sub[1024];
+
+  if (d == NULL)
+    return;
+  while ((e = readdir (d)) != NULL)
+    if (e->d_type == DT_DIR && e->d_name[0] != '.')
+      {
+        snprintf (sub, sizeof sub, "%s/%s", dir, e->d_name);
+        while (rmdir (sub) != 0 && errno == EBUSY && uv_hrtime () < deadline)
+          {
+            file_write (sub, "freezer.state", "THAWED");
+            file_write (sub, "cgroup.freeze", "0");
+            cgroup_kill (sub);
+            usleep (2000);
+          }
+      }
+  closedir (d);
+  rmdir (dir);
+}
+
+/* The groups under ROOT of a supervisor that is gone: one that was
+   killed, or died of a signal, had no exit handler to remove them, and
+   they would pile up for as long as the machine runs. */
+static void
+stale_groups_remove (const char *root)
+{
+  static const char prefix[] = "guile-lambda.";
+  DIR *d = opendir (root);
+  struct dirent *e;
+  char dir[512], *end;
+  long pid;
+
+  if (d == NULL)
+    return;
+  while ((e = readdir (d)) != NULL)
+    {
+      if (strncmp (e->d_name, prefix, sizeof prefix - 1) != 0)
+        continue;
+      pid = strtol (e->d_name + sizeof prefix - 1, &end, 10);
+      if (*end != '\0' || pid <= 0 || pid == (long) getpid ()
+          || kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+        continue;
+      snprintf (dir, sizeof dir, "%s/%s", root, e->d_name);
+      group_tree_remove (dir, 0);
+    }
+  closedir (d);
+}
+
+/* At exit: the containers were killed, but one that had not finished
+   dying (or a child of it) would keep its group, and so ours.  The
+   freezer's first, where a frozen process is thawed to die. */
 static void
 parents_remove (void)
 {
-  if (memory_parent[0])
-    rmdir (memory_parent);
-  if (freezer_anchor[0])
-    rmdir (freezer_anchor);
+  uint64_t deadline = uv_hrtime () + 1000000000u;
+
+  /* A child forked without exec inherits this handler, not the groups. */
+  if (getpid () != owner)
+    return;
+
   if (freezer_parent[0])
-    rmdir (freezer_parent);
+    group_tree_remove (freezer_parent, deadline);
+  if (memory_parent[0])
+    group_tree_remove (memory_parent, deadline);
 }
 
 static void
@@ -215,8 +297,16 @@ mode_choose (void)
     mode = MODE_V1;
   else
     mode = MODE_POLLING;
+  owner = getpid ();
   if (mode != MODE_POLLING)
     atexit (parents_remove);
+  if (mode == MODE_V2)
+    stale_groups_remove ("/sys/fs/cgroup");
+  else if (mode == MODE_V1)
+    {
+      stale_groups_remove ("/sys/fs/cgroup/memory");
+      stale_groups_remove ("/sys/fs/cgroup/freezer");
+    }
 }
 
 const char *
@@ -482,26 +572,6 @@ gl_limits_thaw (struct gl_limits *l)
     file_rewrite (&l->fd_freeze, l->freezer, "freezer.state", "THAWED");
   else
     kill (-l->pgid, SIGCONT);
-}
-
-/* Every process in the group's cgroup, also those that left the
-   process group. */
-static void
-cgroup_kill (const char *dir)
-{
-  char buf[4096], *p, *end;
-  long pid;
-
-  if (!dir[0] || file_read (dir, "cgroup.procs", buf, sizeof buf) != 0)
-    return;
-  for (p = buf; *p; p = end)
-    {
-      pid = strtol (p, &end, 10);
-      if (end == p)
-        break;
-      if (pid > 0)
-        kill ((pid_t) pid, SIGKILL);
-    }
 }
 
 void

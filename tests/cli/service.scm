@@ -421,6 +421,44 @@ held (at ~a ms; Duration ~a ms)" name held duration)
        (test-equal (string-append name ": exit status 1") 1 (run-status r))))
    '(1 2)))
 
+(define (dead-pid)
+  "The pid of a process that has ended and been reaped."
+  (let ((pid (primitive-fork)))
+    (if (zero? pid)
+        (primitive-_exit 0)
+        (begin (waitpid pid) pid))))
+
+(define (check-stale-groups)
+  ;; A supervisor killed with SIGKILL runs no exit handler: the next one
+  ;; removes the groups it left, and leaves those of a live process.
+  (let ((root (cgroup-root)))
+    (if (not root)
+        (skip "stale groups" "this process cannot create a cgroup")
+        (let* ((roots (if (string=? root "/sys/fs/cgroup")
+                          (list root)
+                          (filter file-exists?
+                                  '("/sys/fs/cgroup/memory"
+                                    "/sys/fs/cgroup/freezer"))))
+               (name (lambda (pid) (format #f "guile-lambda.~a" pid)))
+               (dead (map (lambda (r) (string-append r "/" (name (dead-pid))))
+                          roots))
+               (live (map (lambda (r) (string-append r "/" (name (getpid))))
+                          roots)))
+          (for-each (lambda (dir)
+                      (mkdir dir)
+                      (mkdir (string-append dir "/c0.1")))
+                    (append dead live))
+          (let ((r (guile-lambda "batch" handler #:input (events #f))))
+            (test-equal "the batch ran" 0 (run-status r))
+            (test-equal "a dead supervisor's groups are gone"
+                        '() (filter file-exists? dead))
+            (test-equal "a live process's groups stay"
+                        live (filter file-exists? live)))
+          (for-each (lambda (dir)
+                      (false-if-exception (rmdir (string-append dir "/c0.1")))
+                      (false-if-exception (rmdir dir)))
+                    (append dead live))))))
+
 (run-tests "service"
  (lambda ()
    (test-group "pool" (check-pool))
@@ -432,6 +470,7 @@ held (at ~a ms; Duration ~a ms)" name held duration)
    (test-group "freeze"
      (check-freeze #t)
      (check-freeze #f))
+   (test-group "stale groups" (check-stale-groups))
    (test-group "peak"
      (check-peak #t)
      (check-peak #f))
