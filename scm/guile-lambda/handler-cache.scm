@@ -16,6 +16,7 @@
   #:use-module (guile-lambda config)
   #:use-module (ice-9 binary-ports)
   #:use-module (rnrs bytevectors)
+  #:use-module ((srfi srfi-1) #:select (every))
   #:export (handler-cache-directory
             handler-cache-read
             handler-cache-write))
@@ -66,7 +67,7 @@ no place for caches (no absolute XDG_CACHE_HOME, no HOME)."
              (let ((stored (bytes source-length)))
                (and stored (bytevector=? stored source)))
              (let ((codes (map bytes form-lengths)))
-               (and (every-true? codes)
+               (and (every bytevector? codes)
                     (cons codes uses))))))))
 
 (define (match-header fields proc)
@@ -74,9 +75,6 @@ no place for caches (no absolute XDG_CACHE_HOME, no HOME)."
        (= (length fields) 4)
        (list? (caddr fields))
        (apply proc fields)))
-
-(define (every-true? lst)
-  (or (null? lst) (and (car lst) (every-true? (cdr lst)))))
 
 (define (handler-cache-read file source)
   "The entry for FILE whose source is SOURCE, a bytevector: (CODES .

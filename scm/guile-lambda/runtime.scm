@@ -452,7 +452,8 @@ recursion without end is an error, not the container's memory."
   '((system vm frame)))
 
 (define (frame-modules-load)
-  (unless (resolve-module '(system vm frame) #f #:ensure #f)
+  (unless (every (lambda (name) (resolve-module name #f #:ensure #f))
+                 runtime-lazy-modules)
     (when reserve-fd
       (close-fdes reserve-fd)
       (set! reserve-fd #f))

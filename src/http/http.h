@@ -67,6 +67,12 @@ typedef struct gl_http_limits {
 #define GL_HTTP_IDLE_TIMEOUT 75000       /* as nginx's */
 #define GL_HTTP_LINGER_TIMEOUT 5000      /* as nginx's */
 
+/* A Runtime API server of ours sends it with each `next': it reads a
+   response and the next `next' sent together (HTTP/1.1 pipelining).
+   Other servers (@vercel/fun's) take up the `next' before they are done
+   with the response, so a runtime pipelines only when told it may. */
+#define GL_HTTP_PIPELINING_HEADER "Guile-Lambda-Pipelining"
+
 /* Fill LIMITS with the defaults above. */
 void gl_http_limits_init (gl_http_limits_t *limits);
 

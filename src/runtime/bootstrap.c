@@ -50,11 +50,6 @@ struct answer {
 
 static const char *program = "guile-lambda bootstrap";
 
-/* A supervisor of ours says with each `next' that it reads a response
-   and the next `next' sent together; to any other server they go one
-   after the other, as its answers come. */
-#define PIPELINING_HEADER "Guile-Lambda-Pipelining"
-
 static char *
 header_dup (const gl_http_response_t *res, const char *name)
 {
@@ -132,7 +127,7 @@ answer_request_fill (struct answer *a, const gl_http_response_t *res)
   a->req.identity = header_json (res, "Lambda-Runtime-Cognito-Identity");
   a->req.tenant_id = tenant ? scm_from_utf8_string (tenant) : SCM_BOOL_F;
   a->pipelining = gl_http_header_find (res->headers, res->nheaders,
-                                       PIPELINING_HEADER) != NULL;
+                                       GL_HTTP_PIPELINING_HEADER) != NULL;
 }
 
 static void

@@ -716,11 +716,7 @@ next_answer (struct container *c)
   headers[2] = (gl_http_header_t) { "Lambda-Runtime-Invoked-Function-Arn",
                                     c->svc->cfg.fn->arn };
   headers[3] = (gl_http_header_t) { "Content-Type", "application/json" };
-  /* This server reads a response and the next `next' sent together
-     (HTTP/1.1 pipelining), and a runtime of ours sends them so when
-     told it may: other Runtime API servers (@vercel/fun's) take up the
-     `next' before they are done with the response. */
-  headers[n++] = (gl_http_header_t) { "Guile-Lambda-Pipelining", "true" };
+  headers[n++] = (gl_http_header_t) { GL_HTTP_PIPELINING_HEADER, "true" };
   if (e->client_context)
     headers[n++] = (gl_http_header_t) { "Lambda-Runtime-Client-Context",
                                         e->client_context };
