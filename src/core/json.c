@@ -12,6 +12,8 @@
 #include "core/json.h"
 #include "core/boundary.h"
 
+#include <libguile/gc-inline.h>
+
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -32,13 +34,104 @@
 static SCM sym_null;
 static SCM sym_json_error;
 
-/* A narrow string holds one byte per character (Latin-1); both
-   directions read such strings in place, through scm_i_string_chars
-   (exported as API despite its name), rather than converting them. */
-static int
-is_narrow (SCM str)
+/* The decoder builds its pairs, vectors and narrow strings on the calling
+   thread's own freelists, as Guile's VM does (libguile/gc-inline.h),
+   rather than through GC_malloc: a decoded event is mostly small
+   strings and pairs, and libgc's general entry point, with its
+   thread-local lookup, cost a third of the decoder's time.  A string
+   takes the layout scm_from_latin1_stringn gives it, which
+   SCM_IMMUTABLE_STRING in libguile/strings.h spells out: a stringbuf
+   {tag, length, bytes, NUL} and a double cell {tag, stringbuf, start,
+   length}.  gl_json_init copies the tags from a string Guile made and
+   checks that layout; where it differs, strings take the public path.
+   A vector is {length << 8 | tag, elements}, as libguile/vectors.h
+   reads it. */
+static int strings_inline;
+static int vectors_inline;
+static scm_t_bits string_tag;
+static scm_t_bits stringbuf_tag;
+
+static void
+layout_probe (void)
 {
-  return scm_is_eq (scm_string_bytes_per_char (str), SCM_I_MAKINUM (1));
+  SCM vec = scm_c_make_vector (2, SCM_BOOL_F);
+  SCM str = scm_from_latin1_stringn ("ab", 2);
+  SCM buf = SCM_CELL_OBJECT_1 (str);
+  const unsigned char *chars;
+
+  vectors_inline = SCM_CELL_WORD_0 (vec) == ((2 << 8) | scm_tc7_vector)
+                   && SCM_I_VECTOR_LENGTH (vec) == 2;
+
+  if ((SCM_CELL_TYPE (str) & 0x7f) != scm_tc7_string
+      || !SCM_NIMP (buf) || (SCM_CELL_TYPE (buf) & 0x7f) != scm_tc7_stringbuf
+      || (SCM_CELL_TYPE (buf) & SCM_I_STRINGBUF_F_WIDE)
+      || SCM_CELL_WORD_2 (str) != 0 || SCM_CELL_WORD_3 (str) != 2
+      || SCM_CELL_WORD_1 (buf) != 2)
+    return;
+  chars = (const unsigned char *) SCM_CELL_OBJECT_LOC (buf, 2);
+  if (memcmp (chars, "ab", 3) != 0
+      || scm_i_string_chars (str) != (const char *) chars)
+    return;
+  string_tag = SCM_CELL_TYPE (str);
+  stringbuf_tag = SCM_CELL_TYPE (buf);
+  strings_inline = 1;
+  scm_remember_upto_here_1 (str);
+}
+
+/* A narrow string holds one byte per character (Latin-1); both
+   directions read such strings in place rather than converting them.
+   The characters of STR and their number in *LEN, or NULL if STR is
+   wide.  Strings in the layout layout_probe checked are read directly,
+   others through scm_i_string_chars (exported as API despite its
+   name); the encoder asks this of every string it writes. */
+static const unsigned char *
+narrow_chars (SCM str, size_t *len)
+{
+  if (strings_inline && SCM_CELL_TYPE (str) == string_tag)
+    {
+      SCM buf = SCM_CELL_OBJECT_1 (str);
+
+      if (SCM_CELL_TYPE (buf) & SCM_I_STRINGBUF_F_WIDE)
+        return NULL;
+      *len = SCM_CELL_WORD_3 (str);
+      return (const unsigned char *) SCM_CELL_OBJECT_LOC (buf, 2)
+             + SCM_CELL_WORD_2 (str);
+    }
+  if (!scm_is_eq (scm_string_bytes_per_char (str), SCM_I_MAKINUM (1)))
+    return NULL;
+  *len = scm_c_string_length (str);
+  return (const unsigned char *) scm_i_string_chars (str);
+}
+
+/* The narrow string of the N bytes at S. */
+static SCM
+string_from_latin1 (scm_thread *thread, const unsigned char *s, size_t n)
+{
+  scm_t_bits *buf;
+
+  if (!strings_inline || n == 0)
+    return scm_from_latin1_stringn ((const char *) s, n);
+  buf = scm_inline_gc_malloc_pointerless (thread, 2 * sizeof (SCM) + n + 1);
+  buf[0] = stringbuf_tag;
+  buf[1] = (scm_t_bits) n;
+  memcpy (buf + 2, s, n);
+  ((unsigned char *) (buf + 2))[n] = '\0';
+  return scm_inline_double_cell (thread, string_tag, (scm_t_bits) buf, 0,
+                                 (scm_t_bits) n);
+}
+
+/* A vector of the N values at ELTS. */
+static SCM
+vector_from (scm_thread *thread, const SCM *elts, size_t n)
+{
+  SCM v;
+
+  if (!vectors_inline || n == 0)
+    v = scm_c_make_vector (n, SCM_BOOL_F);
+  else
+    v = scm_inline_words (thread, (n << 8) | scm_tc7_vector, n + 1);
+  memcpy (SCM_I_VECTOR_WELTS (v), elts, n * sizeof *elts);
+  return v;
 }
 
 /* Like buf.c, treat running out of memory as fatal: there is no useful
@@ -76,6 +169,7 @@ struct parser {
   scm_t_wchar *local_chars;
   char *err;
   size_t errlen;
+  scm_thread *thread;
 };
 
 /* 1 for bytes a JSON string holds as they are, in both directions:
@@ -466,7 +560,7 @@ chars_to_string (struct parser *ps, size_t n, scm_t_wchar max)
 
       for (i = 0; i < n; i++)
         bytes[i] = (unsigned char) ps->chars[i];
-      return scm_from_latin1_stringn ((const char *) bytes, n);
+      return string_from_latin1 (ps->thread, bytes, n);
     }
   return scm_from_utf32_stringn (ps->chars, n);
 }
@@ -548,8 +642,8 @@ parse_string (struct parser *ps)
   if (s < ps->end && *s == '"')
     {
       ps->p = s + 1;
-      return scm_from_latin1_stringn ((const char *) quote + 1,
-                                      (size_t) (s - quote - 1));
+      return string_from_latin1 (ps->thread, quote + 1,
+                                 (size_t) (s - quote - 1));
     }
   return parse_string_slow (ps, quote, s);
 }
@@ -712,7 +806,7 @@ static SCM
 parse_array (struct parser *ps)
 {
   const unsigned char *open = ps->p;
-  size_t base = ps->sp, n, i;
+  size_t base = ps->sp;
   SCM v;
 
   ps->p++;
@@ -741,10 +835,7 @@ parse_array (struct parser *ps)
         return fail_at (ps, ps->p, "trailing comma before ']'");
     }
   ps->p++;
-  n = ps->sp - base;
-  v = scm_c_make_vector (n, SCM_BOOL_F);
-  for (i = 0; i < n; i++)
-    SCM_SIMPLE_VECTOR_SET (v, i, ps->stack[base + i]);
+  v = vector_from (ps->thread, ps->stack + base, ps->sp - base);
   ps->sp = base;
   return v;
 }
@@ -799,7 +890,10 @@ parse_object (struct parser *ps)
   /* Consing from the last member builds the alist in document order
      with no reverse. */
   for (i = ps->sp; i > base; i -= 2)
-    alist = scm_cons (scm_cons (ps->stack[i - 2], ps->stack[i - 1]), alist);
+    alist = scm_inline_cons (ps->thread,
+                             scm_inline_cons (ps->thread, ps->stack[i - 2],
+                                              ps->stack[i - 1]),
+                             alist);
   ps->sp = base;
   return alist;
 }
@@ -867,6 +961,7 @@ decode (const char *text, size_t len, int latin1, char *err, size_t errlen)
   ps.chars_cap = LOCAL_CHARS;
   ps.err = err;
   ps.errlen = errlen;
+  ps.thread = SCM_I_THREAD_DATA (scm_current_thread ());
   if (errlen > 0)
     err[0] = '\0';
 
@@ -1147,10 +1242,11 @@ encode_string (struct encoder *en, SCM str)
   size_t len;
   scm_t_wchar *wide;
 
-  if (is_narrow (str))
+  const unsigned char *chars = narrow_chars (str, &len);
+
+  if (chars)
     {
-      escape_narrow (en->out, (const unsigned char *) scm_i_string_chars (str),
-                     scm_c_string_length (str), en->latin1);
+      escape_narrow (en->out, chars, len, en->latin1);
       scm_remember_upto_here_1 (str);
       return;
     }
@@ -1532,15 +1628,15 @@ decode_subr (SCM text)
     }
   else
     {
+      const unsigned char *chars;
       size_t len;
       char *s;
 
       SCM_ASSERT_TYPE (scm_is_string (text), text, SCM_ARG1,
                        "json-string->scm", "string or bytevector");
-      if (is_narrow (text))
+      if ((chars = narrow_chars (text, &len)))
         {
-          v = decode (scm_i_string_chars (text), scm_c_string_length (text),
-                      1, err, sizeof err);
+          v = decode ((const char *) chars, len, 1, err, sizeof err);
           scm_remember_upto_here_1 (text);
         }
       else
@@ -1653,6 +1749,7 @@ void
 gl_json_init (void)
 {
   pthread_once (&tables_once, tables_init);
+  layout_probe ();
   sym_null = scm_permanent_object (scm_from_utf8_symbol ("null"));
   sym_json_error = scm_permanent_object (scm_from_utf8_symbol ("json-error"));
   scm_c_define_gsubr ("json-string->scm", 1, 0, 0, decode_subr);

@@ -576,6 +576,48 @@
        "JSON: unexpected '~', expected a JSON value at line 1, column 1"
        (error-message (lambda () (json-string->scm "~a")))))
 
+;; The decoder builds strings, pairs and vectors on the thread's own
+   ;; freelists and the encoder reads strings in place (src/core/json.c):
+   ;; what it builds must be ordinary, independent Guile values, and
+   ;; every kind of string Guile makes must encode as guile-json does.
+   (test-group "strings built and read in place"
+     (let* ((text "[\"abc\",\"abc\",\"\"]")
+            (v (json-string->scm text)))
+       (string-set! (vector-ref v 0) 0 #\x)
+       (test-equal "a decoded string is mutable" "xbc" (vector-ref v 0))
+       (test-equal "and shares nothing with its neighbour" "abc"
+         (vector-ref v 1))
+       (test-equal "nor with the next decode of the same text" "abc"
+         (vector-ref (json-string->scm text) 0))
+       (string-set! (vector-ref v 1) 1 #\λ)
+       (test-equal "a string widened by string-set! encodes as UTF-8"
+         "[\"xbc\",\"aλc\",\"\"]" (scm->json-string v))
+       (test-equal "the empty string decodes and mutates like any"
+         "" (string-copy (vector-ref v 2))))
+     (let ((base (string-copy "0123456789")))
+       (for-each
+        (lambda (case)
+          (test-equal (car case)
+            (guile-json:scm->json-string (cdr case))
+            (scm->json-string (cdr case))))
+        `(("a shared substring" . ,(substring/shared base 2 7))
+          ("a copy-on-write substring" . ,(substring base 3))
+          ("a literal, read-only string" . "literal")
+          ("a symbol's name" . ,(symbol->string 'a-symbol))
+          ("a string made by make-string" . ,(make-string 3 #\é))
+          ("a string from string->utf8 and back" .
+           ,(utf8->string (string->utf8 "naïve 😀"))))))
+     (test-equal "10,000 decoded documents survive collections intact" '()
+       (let* ((docs (map (lambda (i)
+                           (format #f "{\"k~a\":[\"v~a\",~a]}" i i i))
+                         (iota 10000)))
+              (decoded (map json-string->scm docs)))
+         (gc) (gc)
+         (filter-map (lambda (doc value)
+                       (and (not (equal? (guile-json-decode doc) value))
+                            doc))
+                     docs decoded))))
+
    (test-equal "decode: a number is a wrong-type-arg, not json-error"
      'wrong-type-arg
      (error-key (lambda () (json-string->scm 42))))
