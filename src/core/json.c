@@ -31,6 +31,9 @@
 #define LOCAL_STACK 256
 #define LOCAL_CHARS 256
 
+/* Texts up to this long share one stringbuf among their strings. */
+#define SHARE_MAX_BYTES (256 * 1024)
+
 static SCM sym_null;
 static SCM sym_json_error;
 
@@ -120,6 +123,50 @@ string_from_latin1 (scm_thread *thread, const unsigned char *s, size_t n)
                                  (scm_t_bits) n);
 }
 
+/* The plain strings of a document (no escapes; ASCII in UTF-8 text)
+   are not copied one by one: they share one stringbuf that holds the
+   whole text, as Guile's own substring shares an immutable stringbuf.
+   Guile copies a shared stringbuf on a string's first mutation, so the
+   strings stay independent; but one of them kept past the invocation
+   keeps the whole text alive, so only texts up to SHARE_MAX_BYTES,
+   Lambda's limit for an asynchronous event, share.  That halves what
+   an API Gateway event allocates. */
+static SCM
+text_copy (const char *text, size_t len)
+{
+  scm_t_bits *buf;
+
+  if (!strings_inline || len == 0 || len > SHARE_MAX_BYTES)
+    return SCM_BOOL_F;
+  buf = scm_gc_malloc_pointerless (2 * sizeof (SCM) + len + 1, "string");
+  buf[0] = stringbuf_tag;
+  buf[1] = (scm_t_bits) len;
+  memcpy (buf + 2, text, len);
+  ((unsigned char *) (buf + 2))[len] = '\0';
+  return SCM_PACK_POINTER (buf);
+}
+
+/* The stringbuf the plain strings of narrow TEXT, whose LEN characters
+   are at CHARS, can share: its own when Guile will copy it before any
+   mutation (a stringbuf not yet flagged mutable), else a copy.  *BASE
+   is where the characters of that stringbuf start, as CHARS sees
+   them. */
+static SCM
+text_stringbuf (SCM text, const char *chars, size_t len, const char **base)
+{
+  SCM buf = SCM_CELL_OBJECT_1 (text);
+
+  if (strings_inline && len <= SHARE_MAX_BYTES
+      && SCM_CELL_TYPE (text) == string_tag
+      && !(SCM_CELL_TYPE (buf) & SCM_I_STRINGBUF_F_MUTABLE))
+    {
+      *base = (const char *) SCM_CELL_OBJECT_LOC (buf, 2);
+      return buf;
+    }
+  *base = chars;
+  return text_copy (chars, len);
+}
+
 /* A vector of the N values at ELTS. */
 static SCM
 vector_from (scm_thread *thread, const SCM *elts, size_t n)
@@ -170,6 +217,8 @@ struct parser {
   char *err;
   size_t errlen;
   scm_thread *thread;
+  SCM shared;                   /* stringbuf plain strings share, or #f */
+  const unsigned char *shared_chars;
 };
 
 /* 1 for bytes a JSON string holds as they are, in both directions:
@@ -642,6 +691,12 @@ parse_string (struct parser *ps)
   if (s < ps->end && *s == '"')
     {
       ps->p = s + 1;
+      if (scm_is_true (ps->shared) && s > quote + 1)
+        return scm_inline_double_cell (ps->thread, string_tag,
+                                       SCM_UNPACK (ps->shared),
+                                       (scm_t_bits) (quote + 1
+                                                     - ps->shared_chars),
+                                       (scm_t_bits) (s - quote - 1));
       return string_from_latin1 (ps->thread, quote + 1,
                                  (size_t) (s - quote - 1));
     }
@@ -940,7 +995,8 @@ parse_value (struct parser *ps)
 }
 
 static SCM
-decode (const char *text, size_t len, int latin1, char *err, size_t errlen)
+decode (const char *text, size_t len, int latin1, char *err, size_t errlen,
+        SCM shared, const char *shared_chars)
 {
   SCM local_stack[LOCAL_STACK];
   scm_t_wchar local_chars[LOCAL_CHARS];
@@ -962,6 +1018,8 @@ decode (const char *text, size_t len, int latin1, char *err, size_t errlen)
   ps.err = err;
   ps.errlen = errlen;
   ps.thread = SCM_I_THREAD_DATA (scm_current_thread ());
+  ps.shared = shared;
+  ps.shared_chars = (const unsigned char *) shared_chars;
   if (errlen > 0)
     err[0] = '\0';
 
@@ -987,7 +1045,9 @@ decode (const char *text, size_t len, int latin1, char *err, size_t errlen)
 SCM
 gl_json_decode (const char *text, size_t len, char *err, size_t errlen)
 {
-  return decode (text, len, 0, err, errlen);
+  SCM shared = text_copy (text, len);
+
+  return decode (text, len, 0, err, errlen, shared, text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1636,7 +1696,12 @@ decode_subr (SCM text)
                        "json-string->scm", "string or bytevector");
       if ((chars = narrow_chars (text, &len)))
         {
-          v = decode ((const char *) chars, len, 1, err, sizeof err);
+          const char *base;
+          SCM shared = text_stringbuf (text, (const char *) chars, len,
+                                       &base);
+
+          v = decode ((const char *) chars, len, 1, err, sizeof err, shared,
+                      base);
           scm_remember_upto_here_1 (text);
         }
       else

@@ -594,6 +594,34 @@
          "[\"xbc\",\"aλc\",\"\"]" (scm->json-string v))
        (test-equal "the empty string decodes and mutates like any"
          "" (string-copy (vector-ref v 2))))
+     (let* ((text (string-copy "[\"abc\",{\"k\":\"v\"}]"))
+            (v (json-string->scm text)))
+       (string-set! text 2 #\X)
+       (test-equal "mutating the text leaves what it decoded to"
+         #("abc" (("k" . "v"))) v)
+       (let ((w (json-string->scm text)))
+         (string-set! text 2 #\Y)
+         (test-equal "so does mutating a text already mutated once"
+           #("Xbc" (("k" . "v"))) w)))
+     (let* ((bv (string->utf8 "[\"abc\",\"déf\"]"))
+            (v (json-string->scm bv)))
+       (bytevector-u8-set! bv 2 (char->integer #\X))
+       (test-equal "and mutating the bytevector" #("abc" "déf") v))
+     (test-equal "a text that is a substring of another"
+       #("abc" "de")
+       (json-string->scm (substring "xx[\"abc\",\"de\"]" 2)))
+     (test-equal "a text that is a shared substring"
+       #("abc" "de")
+       (json-string->scm (substring/shared "xx[\"abc\",\"de\"]yy" 2 14)))
+     (let ((big (string-append
+                 "[" (string-join (map (lambda (i) (format #f "\"s~a\"" i))
+                                       (iota 40000))
+                                  ",")
+                 "]")))
+       (test-assert "a text over 256 KiB, whose strings are copied"
+         (> (string-length big) (* 256 1024)))
+       (test-equal "decodes as guile-json does"
+         (guile-json-decode big) (json-string->scm big)))
      (let ((base (string-copy "0123456789")))
        (for-each
         (lambda (case)
