@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* guile-json refuses exponents above this; so do we. */
 #define MAX_EXPONENT 1000
@@ -30,6 +33,9 @@
    them; deeper or wider documents move to a GC-scanned heap block. */
 #define LOCAL_STACK 256
 #define LOCAL_CHARS 256
+
+/* scm->json-string keeps an output buffer of up to this size. */
+#define ENCODE_KEEP_BYTES (64 * 1024)
 
 /* Texts up to this long share one stringbuf among their strings. */
 #define SHARE_MAX_BYTES (256 * 1024)
@@ -243,6 +249,19 @@ static const int64_t pow10_int[] = {
 static locale_t c_locale;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+/* scm->json-string's output buffer, one per thread, kept from one call
+   to the next: growing a fresh one to the size of an event, and freeing
+   it, cost a tenth of an encode.  One grown past ENCODE_KEEP_BYTES is
+   given back after use, and the thread's goes when the thread ends. */
+static pthread_key_t encode_buf_key;
+
+static void
+encode_buf_free (void *p)
+{
+  gl_buf_free (p);
+  free (p);
+}
+
 static void
 tables_init (void)
 {
@@ -252,6 +271,11 @@ tables_init (void)
     {
       plain_latin1[c] = c != '"' && c != '\\';
       plain_utf8[c] = plain_latin1[c] && c < 0x80;
+    }
+  if (pthread_key_create (&encode_buf_key, encode_buf_free) != 0)
+    {
+      fputs ("guile-lambda: cannot create a thread key\n", stderr);
+      abort ();
     }
   /* strtod obeys LC_NUMERIC, and guile sets the locale from the
      environment, so "1.5" could otherwise stop at the '.'. */
@@ -419,6 +443,31 @@ skip_plain (const unsigned char *s, const unsigned char *end, int latin1)
   const uint64_t high_mask = latin1 ? 0 : highs;
   const unsigned char *plain = latin1 ? plain_latin1 : plain_utf8;
 
+#ifdef __SSE2__
+  /* Sixteen at a time where every x86-64 can (the keys and values of
+     an event are mostly shorter than that); eight, below. */
+  const __m128i quotes = _mm_set1_epi8 ('"');
+  const __m128i slashes = _mm_set1_epi8 ('\\');
+  const __m128i controls = _mm_set1_epi8 (0x1f);
+
+  while (end - s >= 16)
+    {
+      __m128i v = _mm_loadu_si128 ((const __m128i *) s);
+      __m128i hit = _mm_or_si128 (_mm_cmpeq_epi8 (v, quotes),
+                                  _mm_cmpeq_epi8 (v, slashes));
+      /* v <= 0x1f, unsigned: the smaller of the two is v itself. */
+      unsigned stop;
+
+      hit = _mm_or_si128 (hit, _mm_cmpeq_epi8 (_mm_min_epu8 (v, controls),
+                                               v));
+      stop = (unsigned) _mm_movemask_epi8 (hit);
+      if (!latin1)
+        stop |= (unsigned) _mm_movemask_epi8 (v);
+      if (stop)
+        return s + __builtin_ctz (stop);
+      s += 16;
+    }
+#endif
   while (end - s >= 8)
     {
       uint64_t w, quote, slash, stop;
@@ -1065,7 +1114,6 @@ put_bytes (struct gl_buf *b, const char *s, size_t n)
     gl_buf_reserve (b, n);
   memcpy (b->data + b->len, s, n);
   b->len += n;
-  b->data[b->len] = '\0';
 }
 
 static inline void
@@ -1074,7 +1122,15 @@ put_byte (struct gl_buf *b, char c)
   if (b->cap - b->len <= 1)
     gl_buf_reserve (b, 1);
   b->data[b->len++] = c;
-  b->data[b->len] = '\0';
+}
+
+/* put_bytes and put_byte leave room for the NUL that gl_buf promises
+   but do not write it: the entry points write it once, at the end. */
+static inline void
+put_end (struct gl_buf *b)
+{
+  if (b->data)
+    b->data[b->len] = '\0';
 }
 
 static void
@@ -1141,6 +1197,7 @@ gl_json_escape (struct gl_buf *out, const char *str, size_t len)
     }
   put_bytes (out, (const char *) run, (size_t) (end - run));
   put_byte (out, '"');
+  put_end (out);
 }
 
 struct encoder {
@@ -1222,7 +1279,8 @@ escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
   const unsigned char *end = s + len, *run = s;
   char u[2];
 
-  gl_buf_reserve (out, len + 2);
+  if (out->cap - out->len <= len + 2)
+    gl_buf_reserve (out, len + 2);
   put_byte (out, '"');
   while ((s = skip_plain (s, end, latin1)) < end)
     {
@@ -1632,6 +1690,7 @@ encode (struct encoder *en, SCM obj)
         en->out->data[en->mark] = '\0';
       return r;
     }
+  put_end (en->out);
   return 0;
 }
 
@@ -1788,25 +1847,44 @@ string_from_utf8 (const char *str, size_t len)
   return result;
 }
 
+/* scm->json-string's output buffer for the calling thread, made the
+   first time (encode_buf_key). */
+static struct gl_buf *
+encode_buf (void)
+{
+  struct gl_buf *b = pthread_getspecific (encode_buf_key);
+
+  if (b == NULL)
+    {
+      b = xrealloc (NULL, sizeof *b);
+      gl_buf_init (b);
+      if (pthread_setspecific (encode_buf_key, b) != 0)
+        {
+          fputs ("guile-lambda: out of memory\n", stderr);
+          abort ();
+        }
+    }
+  return b;
+}
+
 static SCM
 encode_subr (SCM obj)
 {
-  struct gl_buf out;
+  struct gl_buf *out = encode_buf ();
   char err[512];
-  struct encoder en = { &out, 0, 1, err, sizeof err };
-  SCM text;
+  struct encoder en = { out, 0, 1, err, sizeof err };
+  SCM text = SCM_BOOL_F;
+  int r;
 
-  gl_buf_init (&out);
-  if (encode (&en, obj) < 0)
-    {
-      gl_buf_free (&out);
-      throw_json_error ("scm->json-string", err);
-    }
-  if (en.latin1)
-    text = scm_from_latin1_stringn (out.data, out.len);
-  else
-    text = string_from_utf8 (out.data, out.len);
-  gl_buf_free (&out);
+  gl_buf_reset (out);
+  r = encode (&en, obj);
+  if (r == 0)
+    text = en.latin1 ? scm_from_latin1_stringn (out->data, out->len)
+                     : string_from_utf8 (out->data, out->len);
+  if (out->cap > ENCODE_KEEP_BYTES)
+    gl_buf_free (out);
+  if (r < 0)
+    throw_json_error ("scm->json-string", err);
   return text;
 }
 
