@@ -93,7 +93,7 @@ layout_probe (void)
    wide.  Strings in the layout layout_probe checked are read directly,
    others through scm_i_string_chars (exported as API despite its
    name); the encoder asks this of every string it writes. */
-static const unsigned char *
+static inline const unsigned char *
 narrow_chars (SCM str, size_t *len)
 {
   if (strings_inline && SCM_CELL_TYPE (str) == string_tag)
@@ -1277,12 +1277,25 @@ escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
                int latin1)
 {
   const unsigned char *end = s + len, *run = s;
-  char u[2];
+  char u[2], *w;
 
   if (out->cap - out->len <= len + 2)
     gl_buf_reserve (out, len + 2);
+  s = skip_plain (s, end, latin1);
+  if (s == end)
+    {
+      /* Nothing to escape, as with most keys and values: one copy,
+         through a local pointer (a store through gl_buf's char * would
+         make the compiler reload the buffer's fields after each). */
+      w = out->data + out->len;
+      w[0] = '"';
+      memcpy (w + 1, run, len);
+      w[len + 1] = '"';
+      out->len += len + 2;
+      return;
+    }
   put_byte (out, '"');
-  while ((s = skip_plain (s, end, latin1)) < end)
+  for (; s < end; s = skip_plain (s, end, latin1))
     {
       put_bytes (out, (const char *) run, (size_t) (s - run));
       if (*s >= 0x80)
