@@ -592,8 +592,8 @@
        (string-set! (vector-ref v 1) 1 #\λ)
        (test-equal "a string widened by string-set! encodes as UTF-8"
          "[\"xbc\",\"aλc\",\"\"]" (scm->json-string v))
-       (test-equal "the empty string decodes and mutates like any"
-         "" (string-copy (vector-ref v 2))))
+       (test-equal "the empty string, which shares nothing, decodes too"
+         "" (vector-ref v 2)))
      (let* ((text (string-copy "[\"abc\",{\"k\":\"v\"}]"))
             (v (json-string->scm text)))
        (string-set! text 2 #\X)
