@@ -8,7 +8,7 @@
   #:use-module (ice-9 format)
   #:use-module (srfi srfi-1)
   #:export (;; JSON codec
-            json-string->scm scm->json-string
+            json-string->scm scm->json-string %json-check
             ;; logging
             log-message log-port
             ;; context and completion

@@ -300,7 +300,7 @@ line_admit (struct batch *b, struct line *l)
   char err[512];
 
   s->lineno = l->lineno;
-  if (SCM_UNBNDP (gl_json_decode (l->text, l->len, err, sizeof err)))
+  if (gl_json_check (l->text, l->len, err, sizeof err) != 0)
     {
       b->failed = 1;
       b->errors++;

@@ -225,6 +225,7 @@ struct parser {
   scm_t_wchar *local_chars;
   char *err;
   size_t errlen;
+  int build;                    /* 0: only check that the text is JSON */
   scm_thread *thread;
   SCM shared;                   /* stringbuf plain strings share, or #f */
   const unsigned char *shared_chars;
@@ -402,6 +403,15 @@ stack_push (struct parser *ps, SCM v)
   if (ps->sp == ps->cap)
     stack_grow (ps);
   ps->stack[ps->sp++] = v;
+}
+
+/* V is an element of the container being read: kept until it is
+   closed, unless the parse only checks. */
+static inline void
+value_keep (struct parser *ps, SCM v)
+{
+  if (ps->build)
+    stack_push (ps, v);
 }
 
 /* Make room for N more code points after the first USED. */
@@ -696,7 +706,7 @@ parse_string_slow (struct parser *ps, const unsigned char *quote,
       else if (c == '"')
         {
           ps->p = p + 1;
-          return chars_to_string (ps, n, max);
+          return ps->build ? chars_to_string (ps, n, max) : SCM_BOOL_T;
         }
       else if (c == '\\')
         {
@@ -743,6 +753,8 @@ parse_string (struct parser *ps)
   if (s < ps->end && *s == '"')
     {
       ps->p = s + 1;
+      if (!ps->build)
+        return SCM_BOOL_T;
       if (scm_is_true (ps->shared) && s > quote + 1)
         return scm_inline_double_cell (ps->thread, string_tag,
                                        SCM_UNPACK (ps->shared),
@@ -901,6 +913,8 @@ parse_number (struct parser *ps)
                         MAX_EXPONENT);
     }
   ps->p = q;
+  if (!ps->build)
+    return SCM_BOOL_T;
   if (frac_zero && (!exp_neg || exp == 0))
     return exact_number (int_start, (size_t) (int_end - int_start), neg,
                          exp);
@@ -921,14 +935,14 @@ parse_array (struct parser *ps)
   if (ps->p < ps->end && *ps->p == ']')
     {
       ps->p++;
-      return scm_c_make_vector (0, SCM_BOOL_F);
+      return ps->build ? scm_c_make_vector (0, SCM_BOOL_F) : SCM_BOOL_T;
     }
   for (;;)
     {
       v = parse_value (ps);
       if (SCM_UNBNDP (v))
         return v;
-      stack_push (ps, v);
+      value_keep (ps, v);
       skip_space (ps);
       if (ps->p >= ps->end)
         return fail_at (ps, open, "unterminated array starting");
@@ -942,6 +956,8 @@ parse_array (struct parser *ps)
         return fail_at (ps, ps->p, "trailing comma before ']'");
     }
   ps->p++;
+  if (!ps->build)
+    return SCM_BOOL_T;
   v = vector_from (ps->thread, ps->stack + base, ps->sp - base);
   ps->sp = base;
   return v;
@@ -970,7 +986,7 @@ parse_object (struct parser *ps)
       v = parse_string (ps);
       if (SCM_UNBNDP (v))
         return v;
-      stack_push (ps, v);
+      value_keep (ps, v);
       skip_space (ps);
       if (ps->p >= ps->end)
         return fail_at (ps, open, "unterminated object starting");
@@ -980,7 +996,7 @@ parse_object (struct parser *ps)
       v = parse_value (ps);
       if (SCM_UNBNDP (v))
         return v;
-      stack_push (ps, v);
+      value_keep (ps, v);
       skip_space (ps);
       if (ps->p >= ps->end)
         return fail_at (ps, open, "unterminated object starting");
@@ -994,6 +1010,8 @@ parse_object (struct parser *ps)
         return fail_at (ps, ps->p, "trailing comma before '}'");
     }
   ps->p++;
+  if (!ps->build)
+    return SCM_BOOL_T;
   /* Consing from the last member builds the alist in document order
      with no reverse. */
   for (i = ps->sp; i > base; i -= 2)
@@ -1047,8 +1065,8 @@ parse_value (struct parser *ps)
 }
 
 static SCM
-decode (const char *text, size_t len, int latin1, char *err, size_t errlen,
-        SCM shared, const char *shared_chars)
+decode (const char *text, size_t len, int latin1, int build, char *err,
+        size_t errlen, SCM shared, const char *shared_chars)
 {
   SCM local_stack[LOCAL_STACK];
   scm_t_wchar local_chars[LOCAL_CHARS];
@@ -1069,7 +1087,8 @@ decode (const char *text, size_t len, int latin1, char *err, size_t errlen,
   ps.chars_cap = LOCAL_CHARS;
   ps.err = err;
   ps.errlen = errlen;
-  ps.thread = SCM_I_THREAD_DATA (scm_current_thread ());
+  ps.build = build;
+  ps.thread = build ? SCM_I_THREAD_DATA (scm_current_thread ()) : NULL;
   ps.shared = shared;
   ps.shared_chars = (const unsigned char *) shared_chars;
   if (errlen > 0)
@@ -1099,7 +1118,14 @@ gl_json_decode (const char *text, size_t len, char *err, size_t errlen)
 {
   SCM shared = text_copy (text, len);
 
-  return decode (text, len, 0, err, errlen, shared, text);
+  return decode (text, len, 0, 1, err, errlen, shared, text);
+}
+
+int
+gl_json_check (const char *text, size_t len, char *err, size_t errlen)
+{
+  return SCM_UNBNDP (decode (text, len, 0, 0, err, errlen, SCM_BOOL_F,
+                             NULL)) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1775,8 +1801,8 @@ decode_subr (SCM text)
           SCM shared = text_stringbuf (text, (const char *) chars, len,
                                        &base);
 
-          v = decode ((const char *) chars, len, 1, err, sizeof err, shared,
-                      base);
+          v = decode ((const char *) chars, len, 1, 1, err, sizeof err,
+                      shared, base);
           scm_remember_upto_here_1 (text);
         }
       else
@@ -1789,6 +1815,23 @@ decode_subr (SCM text)
   if (SCM_UNBNDP (v))
     throw_json_error ("json-string->scm", err);
   return v;
+}
+
+/* (%json-check BYTEVECTOR): #t if its UTF-8 is JSON that
+   json-string->scm accepts, else the message it would raise; what the
+   supervisor asks of each event and response, for the tests. */
+static SCM
+check_subr (SCM bv)
+{
+  char err[512];
+  int r;
+
+  SCM_ASSERT_TYPE (scm_is_bytevector (bv), bv, SCM_ARG1, "%json-check",
+                   "bytevector");
+  r = gl_json_check ((const char *) SCM_BYTEVECTOR_CONTENTS (bv),
+                     SCM_BYTEVECTOR_LENGTH (bv), err, sizeof err);
+  scm_remember_upto_here_1 (bv);
+  return r == 0 ? SCM_BOOL_T : scm_from_utf8_string (err);
 }
 
 /* Length of the ASCII run at the start of [S, END). */
@@ -1913,4 +1956,5 @@ gl_json_init (void)
   sym_json_error = scm_permanent_object (scm_from_utf8_symbol ("json-error"));
   scm_c_define_gsubr ("json-string->scm", 1, 0, 0, decode_subr);
   scm_c_define_gsubr ("scm->json-string", 1, 0, 0, encode_subr);
+  scm_c_define_gsubr ("%json-check", 1, 0, 0, check_subr);
 }

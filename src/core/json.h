@@ -15,6 +15,11 @@
    SCM_UNDEFINED with a message naming what and where in ERR. */
 SCM gl_json_decode (const char *text, size_t len, char *err, size_t errlen);
 
+/* Whether LEN bytes of UTF-8 are a text gl_json_decode accepts: 0, or
+   -1 with its message in ERR.  Nothing is built, so it runs on any
+   thread, in Guile mode or not. */
+int gl_json_check (const char *text, size_t len, char *err, size_t errlen);
+
 /* Append OBJ as compact JSON to OUT.  Returns 0, or a negative value
    with a message in ERR naming the value that cannot be encoded:
    GL_JSON_ENCODE_LIST when it is a list that is not an alist (often a

@@ -500,7 +500,7 @@ function_invoke (struct function *fn, gl_http_request_t *req)
   /* No payload is an empty object, as on Lambda. */
   if (len == 0)
     event = "{}", len = 2;
-  else if (SCM_UNBNDP (gl_json_decode (event, len, err, sizeof err)))
+  else if (gl_json_check (event, len, err, sizeof err) != 0)
     {
       snprintf (message, sizeof message, "Could not parse request body "
                 "into json: %s", err);

@@ -845,7 +845,7 @@ posted_json (const char *body, size_t len)
   char err[128];
   struct gl_buf b;
 
-  if (len > 0 && !SCM_UNBNDP (gl_json_decode (body, len, err, sizeof err)))
+  if (len > 0 && gl_json_check (body, len, err, sizeof err) == 0)
     return strndup (body, len);
   gl_buf_init (&b);
   gl_json_escape (&b, body, len);

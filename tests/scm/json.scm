@@ -490,6 +490,33 @@
                         (car record)))
                  invalid-documents))
 
+   ;; The supervisor only checks events and responses (gl_json_check):
+   ;; it must accept and refuse exactly what the decoder does, and say
+   ;; the same.
+   (test-equal "check: accepts every valid document" '()
+     (filter-map (lambda (record)
+                   (and (not (eq? #t (%json-check (string->utf8 (cdr record)))))
+                        (car record)))
+                 valid-documents))
+   (test-equal "check: refuses every invalid one with the decoder's message"
+     '()
+     (filter-map (lambda (record)
+                   (let ((bv (string->utf8 (cdr record))))
+                     (and (not (equal? (%json-check bv)
+                                       (error-message
+                                        (lambda () (json-string->scm bv)))))
+                          (car record))))
+                 invalid-documents))
+   (test-equal "check: 4000 random numbers as the decoder sees them" '()
+     (first-n 5
+      (filter (lambda (text)
+                (let ((bv (string->utf8 text)))
+                  (not (equal? (%json-check bv)
+                               (or (error-message
+                                    (lambda () (json-string->scm bv)))
+                                   #t)))))
+              (random-number-texts 4000 7))))
+
    (test-group "reject invalid UTF-8"
      (for-each
       (lambda (case)
