@@ -113,6 +113,20 @@ narrow_chars (SCM str, size_t *len)
   return (const unsigned char *) scm_i_string_chars (str);
 }
 
+/* The bytes a stringbuf of N characters takes. */
+#define STRINGBUF_BYTES(n) (2 * sizeof (SCM) + (n) + 1)
+
+/* Make BUF, of STRINGBUF_BYTES (N), the stringbuf of the N bytes at S. */
+static scm_t_bits *
+stringbuf_fill (scm_t_bits *buf, const void *s, size_t n)
+{
+  buf[0] = stringbuf_tag;
+  buf[1] = (scm_t_bits) n;
+  memcpy (buf + 2, s, n);
+  ((unsigned char *) (buf + 2))[n] = '\0';
+  return buf;
+}
+
 /* The narrow string of the N bytes at S. */
 static SCM
 string_from_latin1 (scm_thread *thread, const unsigned char *s, size_t n)
@@ -121,11 +135,8 @@ string_from_latin1 (scm_thread *thread, const unsigned char *s, size_t n)
 
   if (!strings_inline || n == 0)
     return scm_from_latin1_stringn ((const char *) s, n);
-  buf = scm_inline_gc_malloc_pointerless (thread, 2 * sizeof (SCM) + n + 1);
-  buf[0] = stringbuf_tag;
-  buf[1] = (scm_t_bits) n;
-  memcpy (buf + 2, s, n);
-  ((unsigned char *) (buf + 2))[n] = '\0';
+  buf = stringbuf_fill (scm_inline_gc_malloc_pointerless
+                        (thread, STRINGBUF_BYTES (n)), s, n);
   return scm_inline_double_cell (thread, string_tag, (scm_t_bits) buf, 0,
                                  (scm_t_bits) n);
 }
@@ -141,16 +152,11 @@ string_from_latin1 (scm_thread *thread, const unsigned char *s, size_t n)
 static SCM
 text_copy (const char *text, size_t len)
 {
-  scm_t_bits *buf;
-
   if (!strings_inline || len == 0 || len > SHARE_MAX_BYTES)
     return SCM_BOOL_F;
-  buf = scm_gc_malloc_pointerless (2 * sizeof (SCM) + len + 1, "string");
-  buf[0] = stringbuf_tag;
-  buf[1] = (scm_t_bits) len;
-  memcpy (buf + 2, text, len);
-  ((unsigned char *) (buf + 2))[len] = '\0';
-  return SCM_PACK_POINTER (buf);
+  return SCM_PACK_POINTER (stringbuf_fill (scm_gc_malloc_pointerless
+                                           (STRINGBUF_BYTES (len), "string"),
+                                           text, len));
 }
 
 /* The stringbuf the plain strings of narrow TEXT, whose LEN characters

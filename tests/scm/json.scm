@@ -645,7 +645,7 @@
                                        (iota 40000))
                                   ",")
                  "]")))
-       (test-assert "a text over 256 KiB, whose strings are copied"
+       (test-assert "the long text is over 256 KiB, past the sharing limit"
          (> (string-length big) (* 256 1024)))
        (test-equal "decodes as guile-json does"
          (guile-json-decode big) (json-string->scm big)))
