@@ -93,10 +93,14 @@ layout_probe (void)
    The characters of STR and their number in *LEN, or NULL if STR is
    wide.  Strings in the layout layout_probe checked are read directly,
    others through scm_i_string_chars (exported as API despite its
-   name); the encoder asks this of every string it writes. */
+   name); the encoder asks this of every string it writes.  *LO is the
+   lowest address that may be read before the characters: the start of
+   their stringbuf where it is known. */
 static inline const unsigned char *
-narrow_chars (SCM str, size_t *len)
+narrow_chars (SCM str, size_t *len, const unsigned char **lo)
 {
+  const unsigned char *chars;
+
   if (strings_inline && SCM_CELL_TYPE (str) == string_tag)
     {
       SCM buf = SCM_CELL_OBJECT_1 (str);
@@ -104,13 +108,16 @@ narrow_chars (SCM str, size_t *len)
       if (SCM_CELL_TYPE (buf) & SCM_I_STRINGBUF_F_WIDE)
         return NULL;
       *len = SCM_CELL_WORD_3 (str);
+      *lo = (const unsigned char *) SCM_CELL_OBJECT_LOC (buf, 0);
       return (const unsigned char *) SCM_CELL_OBJECT_LOC (buf, 2)
              + SCM_CELL_WORD_2 (str);
     }
   if (!scm_is_eq (scm_string_bytes_per_char (str), SCM_I_MAKINUM (1)))
     return NULL;
   *len = scm_c_string_length (str);
-  return (const unsigned char *) scm_i_string_chars (str);
+  chars = (const unsigned char *) scm_i_string_chars (str);
+  *lo = chars;
+  return chars;
 }
 
 /* The bytes a stringbuf of N characters takes. */
@@ -450,12 +457,33 @@ chars_push (struct parser *ps, size_t n, scm_t_wchar c)
   ps->chars[n] = c;
 }
 
+#ifdef __SSE2__
+/* The bytes of V that stop skip_plain, one bit each, bit 0 the first. */
+static inline unsigned
+plain_stops (__m128i v, int latin1)
+{
+  const __m128i quotes = _mm_set1_epi8 ('"');
+  const __m128i slashes = _mm_set1_epi8 ('\\');
+  const __m128i controls = _mm_set1_epi8 (0x1f);
+  /* v <= 0x1f, unsigned: the smaller of the two is v itself. */
+  __m128i hit = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, quotes),
+                                            _mm_cmpeq_epi8 (v, slashes)),
+                              _mm_cmpeq_epi8 (_mm_min_epu8 (v, controls), v));
+  unsigned stop = (unsigned) _mm_movemask_epi8 (hit);
+
+  return latin1 ? stop : stop | (unsigned) _mm_movemask_epi8 (v);
+}
+#endif
+
 /* The first byte in [S, END) that a JSON string cannot hold as it is:
    '"', '\\', a control character or, unless LATIN1, a non-ASCII byte.
-   Looks at eight bytes at a time, since most strings are long plain
-   runs. */
+   Looks at many bytes at a time, since most strings are long plain
+   runs.  Bytes from LO up to S may be read too (and are ignored): a
+   last run shorter than sixteen bytes is then read as the sixteen that
+   end at END, as keys and most values are that short. */
 static const unsigned char *
-skip_plain (const unsigned char *s, const unsigned char *end, int latin1)
+skip_plain (const unsigned char *s, const unsigned char *end,
+            const unsigned char *lo, int latin1)
 {
   const uint64_t ones = UINT64_C (0x0101010101010101);
   const uint64_t highs = UINT64_C (0x8080808080808080);
@@ -463,29 +491,26 @@ skip_plain (const unsigned char *s, const unsigned char *end, int latin1)
   const unsigned char *plain = latin1 ? plain_latin1 : plain_utf8;
 
 #ifdef __SSE2__
-  /* Sixteen at a time where every x86-64 can (the keys and values of
-     an event are mostly shorter than that); eight, below. */
-  const __m128i quotes = _mm_set1_epi8 ('"');
-  const __m128i slashes = _mm_set1_epi8 ('\\');
-  const __m128i controls = _mm_set1_epi8 (0x1f);
+  /* Sixteen at a time where every x86-64 can; eight, below. */
+  unsigned hits;
 
   while (end - s >= 16)
     {
-      __m128i v = _mm_loadu_si128 ((const __m128i *) s);
-      __m128i hit = _mm_or_si128 (_mm_cmpeq_epi8 (v, quotes),
-                                  _mm_cmpeq_epi8 (v, slashes));
-      /* v <= 0x1f, unsigned: the smaller of the two is v itself. */
-      unsigned stop;
-
-      hit = _mm_or_si128 (hit, _mm_cmpeq_epi8 (_mm_min_epu8 (v, controls),
-                                               v));
-      stop = (unsigned) _mm_movemask_epi8 (hit);
-      if (!latin1)
-        stop |= (unsigned) _mm_movemask_epi8 (v);
-      if (stop)
-        return s + __builtin_ctz (stop);
+      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) s), latin1);
+      if (hits)
+        return s + __builtin_ctz (hits);
       s += 16;
     }
+  if (s < end && end - lo >= 16)
+    {
+      /* The window starts 16 - (END - S) bytes before S: shift those
+         bytes' bits out. */
+      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) (end - 16)),
+                          latin1) >> (16 - (end - s));
+      return hits ? s + __builtin_ctz (hits) : end;
+    }
+#else
+  (void) lo;
 #endif
   while (end - s >= 8)
     {
@@ -520,7 +545,7 @@ skip_plain (const unsigned char *s, const unsigned char *end, int latin1)
 static const unsigned char *
 scan_plain (const struct parser *ps, const unsigned char *s)
 {
-  return skip_plain (s, ps->end, ps->latin1);
+  return skip_plain (s, ps->end, ps->start, ps->latin1);
 }
 
 static SCM parse_value (struct parser *ps);
@@ -1209,7 +1234,7 @@ gl_json_escape (struct gl_buf *out, const char *str, size_t len)
   pthread_once (&tables_once, tables_init);
   gl_buf_reserve (out, len + 2);
   put_byte (out, '"');
-  while ((s = skip_plain (s, end, 0)) < end)
+  while ((s = skip_plain (s, end, (const unsigned char *) str, 0)) < end)
     {
       if (*s < 0x80)
         {
@@ -1305,18 +1330,18 @@ utf8_encode (scm_t_wchar c, char *u)
   return 4;
 }
 
-/* Append LEN Latin-1 characters as a JSON string, in Latin-1 when
-   LATIN1, else in UTF-8. */
+/* Append the LEN Latin-1 characters at S as a JSON string, in Latin-1
+   when LATIN1, else in UTF-8; LO as skip_plain takes it. */
 static void
 escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
-               int latin1)
+               const unsigned char *lo, int latin1)
 {
   const unsigned char *end = s + len, *run = s;
   char u[2], *w;
 
   if (out->cap - out->len <= len + 2)
     gl_buf_reserve (out, len + 2);
-  s = skip_plain (s, end, latin1);
+  s = skip_plain (s, end, lo, latin1);
   if (s == end)
     {
       /* Nothing to escape, as with most keys and values: one copy,
@@ -1330,7 +1355,7 @@ escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
       return;
     }
   put_byte (out, '"');
-  for (; s < end; s = skip_plain (s, end, latin1))
+  for (; s < end; s = skip_plain (s, end, lo, latin1))
     {
       put_bytes (out, (const char *) run, (size_t) (s - run));
       if (*s >= 0x80)
@@ -1405,14 +1430,13 @@ escape_utf32 (struct gl_buf *out, const scm_t_wchar *s, size_t len)
 static void
 encode_string (struct encoder *en, SCM str)
 {
+  const unsigned char *lo, *chars;
   size_t len;
   scm_t_wchar *wide;
 
-  const unsigned char *chars = narrow_chars (str, &len);
-
-  if (chars)
+  if ((chars = narrow_chars (str, &len, &lo)))
     {
-      escape_narrow (en->out, chars, len, en->latin1);
+      escape_narrow (en->out, chars, len, lo, en->latin1);
       scm_remember_upto_here_1 (str);
       return;
     }
@@ -1795,13 +1819,13 @@ decode_subr (SCM text)
     }
   else
     {
-      const unsigned char *chars;
+      const unsigned char *chars, *lo;
       size_t len;
       char *s;
 
       SCM_ASSERT_TYPE (scm_is_string (text), text, SCM_ARG1,
                        "json-string->scm", "string or bytevector");
-      if ((chars = narrow_chars (text, &len)))
+      if ((chars = narrow_chars (text, &len, &lo)))
         {
           const char *base;
           SCM shared = text_stringbuf (text, (const char *) chars, len,
