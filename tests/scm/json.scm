@@ -706,6 +706,39 @@
                                  (string-append "[\"\\\"\\\\\","
                                                 (scm->json-string s) "]")))))
                  (append cases plain))))
+;; The decoder builds its values in Guile's own layout, checked at
+     ;; start-up (layout_probe), and its plain strings share the text's
+     ;; storage; where the check failed, strings would take the public
+     ;; path, with a buffer of their own each: 32 bytes or more apiece.
+     (let* ((text (read-text (corpus-path "events/apigw-v2-http.json")))
+            (value (json-string->scm text))
+            (count 2000))
+       (define (round16 n) (* 16 (quotient (+ n 15) 16)))
+       (define (least-bytes v)
+         ;; A string is a double cell; a member two pairs and its key.
+         (cond ((string? v) 32)
+               ((vector? v)
+                (+ (round16 (* 8 (+ 1 (vector-length v))))
+                   (apply + (map least-bytes (vector->list v)))))
+               ((pair? v)
+                (apply + (map (lambda (m) (+ 64 (least-bytes (cdr m)))) v)))
+               ((and (number? v) (inexact? v)) 16)
+               (else 0)))
+       (define (strings v)
+         (cond ((string? v) 1)
+               ((vector? v) (apply + (map strings (vector->list v))))
+               ((pair? v) (apply + (map (lambda (m) (+ 1 (strings (cdr m))))
+                                        v)))
+               (else 0)))
+       (define (allocated) (assq-ref (gc-stats) 'heap-total-allocated))
+       (let ((before (allocated)))
+         (do ((i 0 (+ i 1))) ((= i count)) (json-string->scm text))
+         (let ((each (/ (- (allocated) before) count))
+               (bound (+ (least-bytes value) (* 16 (strings value)))))
+           (format #t "# ~,1f bytes per decode; the values need ~a~%"
+                   (exact->inexact each) (least-bytes value))
+           (test-assert "strings share the text: little beyond the values"
+             (< each bound)))))
      (test-equal "10,000 decoded documents survive collections intact" '()
        (let* ((docs (map (lambda (i)
                            (format #f "{\"k~a\":[\"v~a\",~a]}" i i i))
