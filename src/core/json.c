@@ -475,43 +475,17 @@ plain_stops (__m128i v, int latin1)
 }
 #endif
 
-/* The first byte in [S, END) that a JSON string cannot hold as it is:
-   '"', '\\', a control character or, unless LATIN1, a non-ASCII byte.
-   Looks at many bytes at a time, since most strings are long plain
-   runs.  Bytes from LO up to S may be read too (and are ignored): a
-   last run shorter than sixteen bytes is then read as the sixteen that
-   end at END, as keys and most values are that short. */
+/* skip_plain without SSE2, and for what it leaves: eight bytes at a
+   time, then one. */
 static const unsigned char *
-skip_plain (const unsigned char *s, const unsigned char *end,
-            const unsigned char *lo, int latin1)
+skip_plain_words (const unsigned char *s, const unsigned char *end,
+                  int latin1)
 {
   const uint64_t ones = UINT64_C (0x0101010101010101);
   const uint64_t highs = UINT64_C (0x8080808080808080);
   const uint64_t high_mask = latin1 ? 0 : highs;
   const unsigned char *plain = latin1 ? plain_latin1 : plain_utf8;
 
-#ifdef __SSE2__
-  /* Sixteen at a time where every x86-64 can; eight, below. */
-  unsigned hits;
-
-  while (end - s >= 16)
-    {
-      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) s), latin1);
-      if (hits)
-        return s + __builtin_ctz (hits);
-      s += 16;
-    }
-  if (s < end && end - lo >= 16)
-    {
-      /* The window starts 16 - (END - S) bytes before S: shift those
-         bytes' bits out. */
-      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) (end - 16)),
-                          latin1) >> (16 - (end - s));
-      return hits ? s + __builtin_ctz (hits) : end;
-    }
-#else
-  (void) lo;
-#endif
   while (end - s >= 8)
     {
       uint64_t w, quote, slash, stop;
@@ -540,6 +514,44 @@ skip_plain (const unsigned char *s, const unsigned char *end,
   while (s < end && plain[*s])
     s++;
   return s;
+}
+
+/* The first byte in [S, END) that a JSON string cannot hold as it is:
+   '"', '\\', a control character or, unless LATIN1, a non-ASCII byte.
+   Looks at many bytes at a time, since most strings are long plain
+   runs.  Bytes from LO up to S may be read too (and are ignored): a
+   last run shorter than sixteen bytes is then read as the sixteen that
+   end at END, as keys and most values are that short.  Inline, and
+   with nothing to set up before its first compare: it runs once or
+   more for every string either way. */
+static inline const unsigned char *
+skip_plain (const unsigned char *s, const unsigned char *end,
+            const unsigned char *lo, int latin1)
+{
+#ifdef __SSE2__
+  unsigned hits;
+
+  while (end - s >= 16)
+    {
+      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) s), latin1);
+      if (hits)
+        return s + __builtin_ctz (hits);
+      s += 16;
+    }
+  if (s == end)
+    return s;
+  if (end - lo >= 16)
+    {
+      /* The window starts 16 - (END - S) bytes before S: shift those
+         bytes' bits out. */
+      hits = plain_stops (_mm_loadu_si128 ((const __m128i *) (end - 16)),
+                          latin1) >> (16 - (end - s));
+      return hits ? s + __builtin_ctz (hits) : end;
+    }
+#else
+  (void) lo;
+#endif
+  return skip_plain_words (s, end, latin1);
 }
 
 static const unsigned char *
