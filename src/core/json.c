@@ -720,8 +720,8 @@ chars_to_string (struct parser *ps, size_t n, scm_t_wchar max)
 }
 
 /* The general string path: escapes, or non-ASCII UTF-8.  FROM is where
-   the plain prefix ends. */
-static SCM
+   the plain prefix ends.  Out of line, as escape_narrow_from. */
+static SCM __attribute__ ((noinline))
 parse_string_slow (struct parser *ps, const unsigned char *quote,
                    const unsigned char *from)
 {
@@ -1342,30 +1342,40 @@ utf8_encode (scm_t_wchar c, char *u)
   return 4;
 }
 
-/* Append the LEN Latin-1 characters at S as a JSON string, in Latin-1
-   when LATIN1, else in UTF-8; LO as skip_plain takes it. */
-static void
-escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
-               const unsigned char *lo, int latin1)
+/* memcpy, with the copies of up to sixteen bytes (most keys and
+   values) done in place rather than through a call: two fixed-size
+   copies that overlap cover any length between their size and twice
+   it. */
+static inline void
+copy_short (char *dst, const unsigned char *src, size_t n)
 {
-  const unsigned char *end = s + len, *run = s;
-  char u[2], *w;
-
-  if (out->cap - out->len <= len + 2)
-    gl_buf_reserve (out, len + 2);
-  s = skip_plain (s, end, lo, latin1);
-  if (s == end)
+  if (n >= 8 && n <= 16)
     {
-      /* Nothing to escape, as with most keys and values: one copy,
-         through a local pointer (a store through gl_buf's char * would
-         make the compiler reload the buffer's fields after each). */
-      w = out->data + out->len;
-      w[0] = '"';
-      memcpy (w + 1, run, len);
-      w[len + 1] = '"';
-      out->len += len + 2;
-      return;
+      memcpy (dst, src, 8);
+      memcpy (dst + n - 8, src + n - 8, 8);
     }
+  else if (n >= 4 && n < 8)
+    {
+      memcpy (dst, src, 4);
+      memcpy (dst + n - 4, src + n - 4, 4);
+    }
+  else if (n > 16)
+    memcpy (dst, src, n);
+  else
+    while (n-- > 0)
+      *dst++ = (char) *src++;
+}
+
+/* The rest of escape_narrow, from S, the first byte to escape, in the
+   string that starts at RUN and ends at END.  Out of line, so that the
+   common case saves and restores only the registers it needs. */
+static void __attribute__ ((noinline))
+escape_narrow_from (struct gl_buf *out, const unsigned char *run,
+                    const unsigned char *s, const unsigned char *end,
+                    const unsigned char *lo, int latin1)
+{
+  char u[2];
+
   put_byte (out, '"');
   for (; s < end; s = skip_plain (s, end, lo, latin1))
     {
@@ -1378,6 +1388,33 @@ escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
     }
   put_bytes (out, (const char *) run, (size_t) (end - run));
   put_byte (out, '"');
+}
+
+/* Append the LEN Latin-1 characters at S as a JSON string, in Latin-1
+   when LATIN1, else in UTF-8; LO as skip_plain takes it. */
+static void
+escape_narrow (struct gl_buf *out, const unsigned char *s, size_t len,
+               const unsigned char *lo, int latin1)
+{
+  const unsigned char *end = s + len, *run = s;
+  char *w;
+
+  if (out->cap - out->len <= len + 2)
+    gl_buf_reserve (out, len + 2);
+  s = skip_plain (s, end, lo, latin1);
+  if (s == end)
+    {
+      /* Nothing to escape, as with most keys and values: one copy,
+         through a local pointer (a store through gl_buf's char * would
+         make the compiler reload the buffer's fields after each). */
+      w = out->data + out->len;
+      w[0] = '"';
+      copy_short (w + 1, run, len);
+      w[len + 1] = '"';
+      out->len += len + 2;
+      return;
+    }
+  escape_narrow_from (out, run, s, end, lo, latin1);
 }
 
 /* A wide string is coming: re-encode the Latin-1 written so far as
