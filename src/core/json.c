@@ -449,14 +449,6 @@ chars_reserve (struct parser *ps, size_t used, size_t n)
   ps->chars_cap = cap;
 }
 
-static inline void
-chars_push (struct parser *ps, size_t n, scm_t_wchar c)
-{
-  if (n == ps->chars_cap)
-    chars_reserve (ps, n, 1);
-  ps->chars[n] = c;
-}
-
 #ifdef __SSE2__
 /* The bytes of V that stop skip_plain, one bit each, bit 0 the first. */
 static inline unsigned
@@ -701,22 +693,66 @@ parse_escape (struct parser *ps, const unsigned char *p, scm_t_wchar *cp)
   return p + 6;
 }
 
-/* Build the string whose N code points are in ps->chars, narrow when
-   they all fit in Latin-1 (Guile would narrow it anyway). */
-static SCM
-chars_to_string (struct parser *ps, size_t n, scm_t_wchar max)
-{
-  if (max < 0x100)
-    {
-      /* Pack in place: byte i never overtakes code point i. */
-      unsigned char *bytes = (unsigned char *) ps->chars;
-      size_t i;
+/* The string being read is kept in ps->chars as bytes, one per
+   character, while its characters fit in Latin-1 (most strings with
+   escapes), and as code points from the first that does not. */
+struct chars {
+  size_t n;
+  int wide;
+};
 
-      for (i = 0; i < n; i++)
-        bytes[i] = (unsigned char) ps->chars[i];
-      return string_from_latin1 (ps->thread, bytes, n);
+static inline unsigned char *
+chars_bytes (const struct parser *ps)
+{
+  return (unsigned char *) ps->chars;
+}
+
+/* Append the N bytes at S, all below 0x100. */
+static void
+chars_append (struct parser *ps, struct chars *cs, const unsigned char *s,
+              size_t n)
+{
+  size_t i;
+
+  chars_reserve (ps, cs->n, n);
+  if (!cs->wide)
+    memcpy (chars_bytes (ps) + cs->n, s, n);
+  else
+    for (i = 0; i < n; i++)
+      ps->chars[cs->n + i] = s[i];
+  cs->n += n;
+}
+
+static void
+chars_append_code_point (struct parser *ps, struct chars *cs, scm_t_wchar c)
+{
+  size_t i;
+
+  chars_reserve (ps, cs->n, 1);
+  if (!cs->wide && c >= 0x100)
+    {
+      /* Widen in place from the end: code point I covers bytes 4I to
+         4I + 3, which were read already. */
+      for (i = cs->n; i-- > 0; )
+        {
+          scm_t_wchar b = chars_bytes (ps)[i];
+
+          ps->chars[i] = b;
+        }
+      cs->wide = 1;
     }
-  return scm_from_utf32_stringn (ps->chars, n);
+  if (cs->wide)
+    ps->chars[cs->n++] = c;
+  else
+    chars_bytes (ps)[cs->n++] = (unsigned char) c;
+}
+
+static SCM
+chars_to_string (struct parser *ps, const struct chars *cs)
+{
+  if (!cs->wide)
+    return string_from_latin1 (ps->thread, chars_bytes (ps), cs->n);
+  return scm_from_utf32_stringn (ps->chars, cs->n);
 }
 
 /* The general string path: escapes, or non-ASCII UTF-8.  FROM is where
@@ -727,8 +763,8 @@ parse_string_slow (struct parser *ps, const unsigned char *quote,
 {
   const unsigned char *p = quote + 1;
   const unsigned char *end = ps->end;
-  scm_t_wchar max = 0, cp;
-  size_t n = 0;
+  struct chars cs = { 0, 0 };
+  scm_t_wchar cp;
 
   while (p < end)
     {
@@ -738,18 +774,13 @@ parse_string_slow (struct parser *ps, const unsigned char *quote,
         {
           const unsigned char *run_end = p < from ? from : scan_plain (ps, p);
 
-          chars_reserve (ps, n, (size_t) (run_end - p));
-          for (; p < run_end; p++)
-            {
-              ps->chars[n++] = *p;
-              if (*p > max)
-                max = *p;
-            }
+          chars_append (ps, &cs, p, (size_t) (run_end - p));
+          p = run_end;
         }
       else if (c == '"')
         {
           ps->p = p + 1;
-          return ps->build ? chars_to_string (ps, n, max) : SCM_BOOL_T;
+          return ps->build ? chars_to_string (ps, &cs) : SCM_BOOL_T;
         }
       else if (c == '\\')
         {
@@ -758,9 +789,7 @@ parse_string_slow (struct parser *ps, const unsigned char *quote,
           p = parse_escape (ps, p + 1, &cp);
           if (p == NULL)
             return SCM_UNDEFINED;
-          chars_push (ps, n++, cp);
-          if (cp > max)
-            max = cp;
+          chars_append_code_point (ps, &cs, cp);
         }
       else if (c < 0x20)
         return fail_at (ps, p, "control character U+%04X in a string "
@@ -778,9 +807,7 @@ parse_string_slow (struct parser *ps, const unsigned char *quote,
                 break;
               return fail_utf8 (ps, bad);
             }
-          chars_push (ps, n++, cp);
-          if (cp > max)
-            max = cp;
+          chars_append_code_point (ps, &cs, cp);
           p += len;
         }
     }

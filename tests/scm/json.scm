@@ -403,6 +403,29 @@
                           (car record))))
                  valid-documents))
 
+   ;; A string with escapes is read as bytes while its characters fit
+   ;; in Latin-1, and widened at the first that does not: each piece at
+   ;; each place, the text given as a string and as UTF-8 bytes.
+   (let* ((pieces '("plain run " "\\u00e9" "\\n" "\\u2615" "ü"
+                    "\\ud83d\\ude00" "😀" "\\\"" "x"))
+          (texts
+           (append-map
+            (lambda (a)
+              (append-map
+               (lambda (b)
+                 (map (lambda (c) (string-append "[\"" a b c "\"]"))
+                      pieces))
+               pieces))
+            pieces)))
+     (test-equal "decode: escapes, Latin-1 and wider, in every order" '()
+       (filter (lambda (text)
+                 (let ((expected (guile-json-decode text)))
+                   (not (and (equal? expected (json-string->scm text))
+                             (equal? expected
+                                     (json-string->scm
+                                      (string->utf8 text)))))))
+               texts)))
+
    (test-equal "decode: 4000 random numbers agree with guile-json" '()
      (first-n 5
       (filter (lambda (text)
