@@ -6,6 +6,7 @@
    Who owns what: the loop and the two signal watchers are this file's;
    the API owns the rest.  Everything runs on the loop's thread. */
 #include "cli/cli.h"
+#include "core/log.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ serve_on_signal (uv_signal_t *w, int signum)
 
   if (++s->signals == 1)
     {
+      gl_log_release ();
       fprintf (stderr, "%s: %s: no new invocations; finishing the %lu in "
                "flight or queued, then exiting (a second signal stops at "
                "once)\n", program, name, gl_invoke_api_pending (s->api));
@@ -56,6 +58,7 @@ serve_on_signal (uv_signal_t *w, int signum)
     }
   if (s->signals == 2)
     {
+      gl_log_release ();
       fprintf (stderr, "%s: %s again: stopping at once; %lu invocations in "
                "flight or queued are dropped\n", program, name,
                gl_invoke_api_pending (s->api));

@@ -11,6 +11,7 @@
    loop's thread. */
 #include "cli/cli.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "service/service.h"
 
 #include <ctype.h>
@@ -228,6 +229,7 @@ record_out (struct batch *b, struct slot *s)
 
   if (r != 0)
     {
+      gl_log_release ();
       fprintf (stderr, "%s: cannot write the record of line %lu to standard "
                "output: %s; the batch stops here: the lines after it were "
                "not run.\n", program, s->lineno, strerror (errno));
@@ -445,6 +447,7 @@ single_on_outcome (const struct gl_service_outcome *o, void *data)
     : strcmp (o->status, "timeout") == 0 ? 124 : o->init ? 3 : 1;
   if (!one->written)
     {
+      gl_log_release ();
       fprintf (stderr, "%s: cannot write the result of request %s to "
                "standard output: %s\n", program, o->request_id,
                strerror (errno));

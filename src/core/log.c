@@ -85,7 +85,7 @@ fd_write (int fd, const char *s, size_t n)
 static char status_line[256];
 
 static void
-write_all (int fd, const char *s, size_t n)
+write_out (int fd, const char *s, size_t n)
 {
   if (status_line[0] == '\0' || fd != STDERR_FILENO)
     return fd_write (fd, s, n);
@@ -94,9 +94,19 @@ write_all (int fd, const char *s, size_t n)
   fd_write (fd, status_line, strlen (status_line));
 }
 
+/* What the log holds (gl_log_hold_begin) goes before anything else. */
+static void
+write_all (int fd, const char *s, size_t n)
+{
+  if (fd == STDERR_FILENO)
+    gl_log_release ();
+  write_out (fd, s, n);
+}
+
 void
 gl_log_status (const char *text)
 {
+  gl_log_release ();
   if (text == NULL || *text == '\0')
     {
       if (status_line[0])
@@ -109,10 +119,53 @@ gl_log_status (const char *text)
   fd_write (STDERR_FILENO, status_line, strlen (status_line));
 }
 
+/* While a supervisor's loop holds the log (gl_log_hold_begin), what it
+   logs in a turn of the loop leaves in one write at the end of the
+   turn: otherwise each event would cost a write for START and one for
+   END and REPORT, and each write to a pipe or a terminal wakes its
+   reader, on the cores the containers are waiting for.  Held text is
+   whole lines, and only the loop thread logs in a supervisor. */
+#define HELD_MAX (64 * 1024)
+
+static struct gl_buf held;
+static int holders;
+
+void
+gl_log_hold_begin (void)
+{
+  static int at_exit;
+
+  /* A supervisor that exits from inside its loop has its last lines
+     held. */
+  if (!at_exit)
+    at_exit = atexit (gl_log_release) == 0;
+  holders++;
+}
+
+void
+gl_log_hold_end (void)
+{
+  if (holders > 0 && --holders == 0)
+    gl_log_release ();
+}
+
+void
+gl_log_release (void)
+{
+  if (held.len == 0)
+    return;
+  write_out (STDERR_FILENO, held.data, held.len);
+  gl_buf_reset (&held);
+}
+
 void
 gl_log_raw (const char *s, size_t n)
 {
-  write_all (STDERR_FILENO, s, n);
+  if (holders == 0)
+    return write_all (STDERR_FILENO, s, n);
+  gl_buf_append (&held, s, n);
+  if (held.len >= HELD_MAX)
+    gl_log_release ();
 }
 
 static void

@@ -97,6 +97,8 @@ struct gl_service {
      the loop polls for its next word rather than block (core/spin.h):
      an active idle handle keeps it from blocking. */
   uv_idle_t spin;
+  /* After the I/O of each turn, what the turn logged (core/log.h). */
+  uv_check_t log_turn;
   uint64_t spin_until;          /* uv_hrtime */
   struct gl_spin spin_window;
   int closing;
@@ -379,11 +381,20 @@ service_handle_done (struct gl_service *svc)
     }
   free (svc->containers);
   free (svc);
+  gl_log_hold_end ();
   if (cb)
     cb (data);
 }
 
-/* The service's own handles (poll, spin) have it as their data. */
+static void
+log_on_turn (uv_check_t *check)
+{
+  (void) check;
+  gl_log_release ();
+}
+
+/* The service's own handles (poll, spin, log_turn) have it as their
+   data. */
 static void
 service_handle_on_close (uv_handle_t *h)
 {
@@ -556,6 +567,7 @@ container_spawn (struct container *c)
   env_free (env);
   if (r != 0)
     {
+      gl_log_release ();
       fprintf (stderr, "%s: cannot start a container (%s): %s\n", program,
                args[0], uv_strerror (r));
       svc->open_handles++;
@@ -1082,6 +1094,12 @@ gl_service_start (uv_loop_t *loop, const struct gl_service_config *cfg)
   uv_idle_init (loop, &svc->spin);
   svc->spin.data = svc;
   svc->open_handles++;
+  gl_log_hold_begin ();
+  uv_check_init (loop, &svc->log_turn);
+  svc->log_turn.data = svc;
+  svc->open_handles++;
+  uv_check_start (&svc->log_turn, log_on_turn);
+  uv_unref ((uv_handle_t *) &svc->log_turn);
   return svc;
 }
 
@@ -1137,6 +1155,7 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
   svc->close_data = data;
   uv_close ((uv_handle_t *) &svc->poll, service_handle_on_close);
   uv_close ((uv_handle_t *) &svc->spin, service_handle_on_close);
+  uv_close ((uv_handle_t *) &svc->log_turn, service_handle_on_close);
   for (i = 0; i < svc->cfg.concurrency; i++)
     {
       struct container *c = &svc->containers[i];
