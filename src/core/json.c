@@ -1393,8 +1393,8 @@ copy_short (char *dst, const unsigned char *src, size_t n)
       *dst++ = (char) *src++;
 }
 
-/* The rest of escape_narrow, from S, the first byte to escape, in the
-   string that starts at RUN and ends at END.  Out of line, so that the
+/* The rest of escape_narrow, from S, the first byte that cannot be
+   written as it is, in the string that starts at RUN and ends at END.  Out of line, so that the
    common case saves and restores only the registers it needs. */
 static void __attribute__ ((noinline))
 escape_narrow_from (struct gl_buf *out, const unsigned char *run,
