@@ -695,7 +695,8 @@ parse_escape (struct parser *ps, const unsigned char *p, scm_t_wchar *cp)
 
 /* The string being read is kept in ps->chars as bytes, one per
    character, while its characters fit in Latin-1 (most strings with
-   escapes), and as code points from the first that does not. */
+   escapes), and as code points from the first that does not.  A parse
+   that only checks keeps nothing. */
 struct chars {
   size_t n;
   int wide;
@@ -714,6 +715,8 @@ chars_append (struct parser *ps, struct chars *cs, const unsigned char *s,
 {
   size_t i;
 
+  if (!ps->build)
+    return;
   chars_reserve (ps, cs->n, n);
   if (!cs->wide)
     memcpy (chars_bytes (ps) + cs->n, s, n);
@@ -728,17 +731,15 @@ chars_append_code_point (struct parser *ps, struct chars *cs, scm_t_wchar c)
 {
   size_t i;
 
+  if (!ps->build)
+    return;
   chars_reserve (ps, cs->n, 1);
   if (!cs->wide && c >= 0x100)
     {
       /* Widen in place from the end: code point I covers bytes 4I to
          4I + 3, which were read already. */
       for (i = cs->n; i-- > 0; )
-        {
-          scm_t_wchar b = chars_bytes (ps)[i];
-
-          ps->chars[i] = b;
-        }
+        ps->chars[i] = chars_bytes (ps)[i];
       cs->wide = 1;
     }
   if (cs->wide)
@@ -1394,8 +1395,9 @@ copy_short (char *dst, const unsigned char *src, size_t n)
 }
 
 /* The rest of escape_narrow, from S, the first byte that cannot be
-   written as it is, in the string that starts at RUN and ends at END.  Out of line, so that the
-   common case saves and restores only the registers it needs. */
+   written as it is, in the string that starts at RUN and ends at END.
+   Out of line, so that the common case saves and restores only the
+   registers it needs. */
 static void __attribute__ ((noinline))
 escape_narrow_from (struct gl_buf *out, const unsigned char *run,
                     const unsigned char *s, const unsigned char *end,

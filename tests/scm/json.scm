@@ -626,7 +626,7 @@
        "JSON: unexpected '~', expected a JSON value at line 1, column 1"
        (error-message (lambda () (json-string->scm "~a")))))
 
-;; The decoder builds strings, pairs and vectors on the thread's own
+   ;; The decoder builds strings, pairs and vectors on the thread's own
    ;; freelists and the encoder reads strings in place (src/core/json.c):
    ;; what it builds must be ordinary, independent Guile values, and
    ;; every kind of string Guile makes must encode as guile-json does.
