@@ -49,19 +49,18 @@ serve_on_signal (uv_signal_t *w, int signum)
 
   if (++s->signals == 1)
     {
-      gl_log_release ();
-      fprintf (stderr, "%s: %s: no new invocations; finishing the %lu in "
-               "flight or queued, then exiting (a second signal stops at "
-               "once)\n", program, name, gl_invoke_api_pending (s->api));
+      gl_log_notice ("%s: %s: no new invocations; finishing the %lu in "
+                     "flight or queued, then exiting (a second signal "
+                     "stops at once)\n", program, name,
+                     gl_invoke_api_pending (s->api));
       gl_invoke_api_drain (s->api, serve_on_closed, s);
       return;
     }
   if (s->signals == 2)
     {
-      gl_log_release ();
-      fprintf (stderr, "%s: %s again: stopping at once; %lu invocations in "
-               "flight or queued are dropped\n", program, name,
-               gl_invoke_api_pending (s->api));
+      gl_log_notice ("%s: %s again: stopping at once; %lu invocations in "
+                     "flight or queued are dropped\n", program, name,
+                     gl_invoke_api_pending (s->api));
       s->status = 128 + signum;
       gl_invoke_api_close (s->api, serve_on_closed, s);
     }

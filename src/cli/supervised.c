@@ -229,10 +229,9 @@ record_out (struct batch *b, struct slot *s)
 
   if (r != 0)
     {
-      gl_log_release ();
-      fprintf (stderr, "%s: cannot write the record of line %lu to standard "
-               "output: %s; the batch stops here: the lines after it were "
-               "not run.\n", program, s->lineno, strerror (errno));
+      gl_log_notice ("%s: cannot write the record of line %lu to standard "
+                     "output: %s; the batch stops here: the lines after it "
+                     "were not run.\n", program, s->lineno, strerror (errno));
       b->status = 74;
       batch_stop (b);
     }
@@ -447,10 +446,9 @@ single_on_outcome (const struct gl_service_outcome *o, void *data)
     : strcmp (o->status, "timeout") == 0 ? 124 : o->init ? 3 : 1;
   if (!one->written)
     {
-      gl_log_release ();
-      fprintf (stderr, "%s: cannot write the result of request %s to "
-               "standard output: %s\n", program, o->request_id,
-               strerror (errno));
+      gl_log_notice ("%s: cannot write the result of request %s to "
+                     "standard output: %s\n", program, o->request_id,
+                     strerror (errno));
       one->status = 74;
     }
   gl_service_close (one->svc, single_on_closed, one);

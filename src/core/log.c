@@ -159,6 +159,17 @@ gl_log_release (void)
 }
 
 void
+gl_log_notice (const char *fmt, ...)
+{
+  va_list ap;
+
+  gl_log_release ();
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+}
+
+void
 gl_log_raw (const char *s, size_t n)
 {
   if (holders == 0)

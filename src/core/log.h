@@ -34,11 +34,15 @@ void gl_log_error_object (const char *label, const char *error_json);
 /* Whole lines (a container's) as they are, to the log. */
 void gl_log_raw (const char *s, size_t n);
 /* Between these (they nest), what gl_log_raw is given is held until
-   gl_log_release, which a supervisor calls after each turn of its loop
-   (and before it writes to stderr itself). */
+   gl_log_release, which a supervisor calls after each turn of its loop;
+   its own messages go through gl_log_notice, which releases first. */
 void gl_log_hold_begin (void);
 void gl_log_hold_end (void);
 void gl_log_release (void);
+/* A message of the program's own (a warning, an error it reports) on
+   stderr, after what the log holds. */
+void gl_log_notice (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
 /* A line kept at the bottom of a terminal, below the log (batch's
    progress); NULL or "" removes it. */
 void gl_log_status (const char *text);

@@ -200,11 +200,8 @@ answer (gl_http_request_t *req, int status, const gl_http_header_t *headers,
   int r = gl_http_request_respond (req, status, headers, n, body, len);
 
   if (r != 0)
-    {
-      gl_log_release ();
-      fprintf (stderr, "%s: cannot answer %s %s: %s\n", program, req->method,
-               req->target, gl_http_strerror (r));
-    }
+    gl_log_notice ("%s: cannot answer %s %s: %s\n", program, req->method,
+                   req->target, gl_http_strerror (r));
 }
 
 /* Lambda's error: its type in X-Amzn-ErrorType (which SDKs read), and
@@ -600,12 +597,9 @@ api_on_abort (gl_http_request_t *req, int err)
     return;
   call->req = NULL;
   if (err != UV_ECANCELED)
-    {
-      gl_log_release ();
-      fprintf (stderr, "%s: request %s: the client went away (%s); the "
-               "invocation goes on, and its log says how it ended\n",
-               program, call->request_id, gl_http_err_name (err));
-    }
+    gl_log_notice ("%s: request %s: the client went away (%s); the "
+                   "invocation goes on, and its log says how it ended\n",
+                   program, call->request_id, gl_http_err_name (err));
 }
 
 /* A body over 6 MB is Lambda's RequestTooLargeException; the server

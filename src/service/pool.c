@@ -567,9 +567,8 @@ container_spawn (struct container *c)
   env_free (env);
   if (r != 0)
     {
-      gl_log_release ();
-      fprintf (stderr, "%s: cannot start a container (%s): %s\n", program,
-               args[0], uv_strerror (r));
+      gl_log_notice ("%s: cannot start a container (%s): %s\n", program,
+                     args[0], uv_strerror (r));
       svc->open_handles++;
       c->closing++;
       uv_close ((uv_handle_t *) &c->process, process_on_close);
