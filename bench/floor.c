@@ -11,7 +11,14 @@
    Each result is written as soon as it is made, one write(2) per line,
    because batch must stream its records too.
 
-   Usage: floor HANDLER.scm [FILE]     (standard input without FILE) */
+   With --guarded, each call goes through the guards DESIGN.md requires
+   of every call into a handler, and nothing else the engine does: a
+   continuation barrier and a catch of everything in C, as
+   src/core/boundary.c does, around guarded-apply (every error caught,
+   a bounded stack) and call-handler (await's prompt).  What batch
+   spends beyond the guarded floor is the rest of the engine.
+
+   Usage: floor [--guarded] HANDLER.scm [FILE]   (standard input without FILE) */
 #include "core/buf.h"
 #include "core/json.h"
 
@@ -53,19 +60,77 @@ floor_write (const char *s, size_t n)
     }
 }
 
+/* The engine's guards, as boundary.c and engine.c stack them for a
+   return-style handler. */
+struct guarded {
+  SCM guarded_apply;            /* (guile-lambda runtime) */
+  SCM call_handler;             /* (guile-lambda await) */
+  SCM handler;
+  SCM event;
+  SCM result;
+  int failed;
+};
+
+static SCM
+guarded_body (void *data)
+{
+  struct guarded *g = data;
+  SCM args = scm_list_3 (g->handler, scm_list_2 (g->event, SCM_BOOL_F),
+                         SCM_BOOL_F);
+
+  return scm_call_2 (g->guarded_apply, g->call_handler, args);
+}
+
+static SCM
+guarded_caught (void *data, SCM key, SCM args)
+{
+  ((struct guarded *) data)->failed = 1;
+  return SCM_BOOL_F;
+}
+
+static void *
+guarded_in_barrier (void *data)
+{
+  struct guarded *g = data;
+
+  g->result = scm_internal_catch (SCM_BOOL_T, guarded_body, g,
+                                  guarded_caught, g);
+  return g;
+}
+
+/* The handler's value for EVENT, called through the guards. */
+static SCM
+guarded_call (struct guarded *g, SCM event)
+{
+  g->event = event;
+  g->failed = 0;
+  if (scm_c_with_continuation_barrier (guarded_in_barrier, g) == NULL
+      || g->failed || !scm_is_pair (g->result)
+      || !scm_is_eq (scm_car (g->result), scm_from_utf8_symbol ("ok")))
+    {
+      fprintf (stderr, "floor: the handler failed\n");
+      exit (1);
+    }
+  return scm_cdr (g->result);
+}
+
 static void
 floor_main (void *closure, int argc, char **argv)
 {
   FILE *in = stdin;
   struct gl_buf out;
+  struct guarded g = { SCM_BOOL_F };
   char *line = NULL, err[512];
   size_t cap = 0;
   ssize_t n;
   SCM load, handler;
+  int guarded = argc > 1 && strcmp (argv[1], "--guarded") == 0;
 
+  argc -= guarded;
+  argv += guarded;
   if (argc < 2 || argc > 3)
     {
-      fprintf (stderr, "Usage: %s HANDLER.scm [FILE]\n", argv[0]);
+      fprintf (stderr, "Usage: floor [--guarded] HANDLER.scm [FILE]\n");
       exit (2);
     }
   if (argc == 3 && (in = fopen (argv[2], "r")) == NULL)
@@ -74,12 +139,20 @@ floor_main (void *closure, int argc, char **argv)
                strerror (errno));
       exit (2);
     }
+  if (guarded)
+    {
+      g.guarded_apply = scm_c_public_ref ("guile-lambda runtime",
+                                          "guarded-apply");
+      g.call_handler = scm_c_public_ref ("guile-lambda await",
+                                         "call-handler");
+    }
   /* The codec's symbols (null); the primitives it also defines are
      not used. */
   gl_json_init ();
   scm_c_use_module ("system base compile");
   load = scm_c_eval_string (handler_load_scm);
   handler = scm_call_1 (load, scm_from_locale_string (argv[1]));
+  g.handler = handler;
 
   gl_buf_init (&out);
   while ((n = getline (&line, &cap, in)) >= 0)
@@ -94,7 +167,8 @@ floor_main (void *closure, int argc, char **argv)
           fprintf (stderr, "floor: bad event: %s\n", err);
           exit (1);
         }
-      result = scm_call_2 (handler, event, SCM_BOOL_F);
+      result = guarded ? guarded_call (&g, event)
+                       : scm_call_2 (handler, event, SCM_BOOL_F);
       gl_buf_reset (&out);
       if (gl_json_encode (result, &out, err, sizeof err) != 0)
         {

@@ -4,9 +4,14 @@
 # (--isolation none) and isolated (through the supervisor, with 1 and
 # with 2 containers), against
 #  - the floor, bench/floor: Guile and our JSON codec with nothing else,
+#  - the guarded floor, bench/floor --guarded: the same, each call made
+#    through the guards DESIGN.md requires of every call into a handler
+#    (what no engine that keeps its guarantees can do without),
 #  - lambda-local (npm) running bench/trivial.js in one Node process,
-# and shows the ceiling of isolated batch: one loopback round trip per
-# event, timed alone by bench/roundtrip.c.
+# and shows the ceiling of isolated batch, timed by bench/roundtrip.c:
+# one loopback round trip per event alone, then runtimes that do the
+# guarded floor's work per event and nothing else (one, and two at
+# once): no supervisor and containers can do better on this machine.
 # Each runner is timed once, as a whole process (start-up included), on
 # the same NDJSON file; a run with one event gives the start-up time
 # (for isolated batch, that of the supervisor and a cold container), so
@@ -105,6 +110,10 @@ floor_ok='^{"ok":true,"id":[0-9]*}$'
 
 # The runners, each given the events' file.
 run_floor () { "$floor" "$handler" "$1"; }
+run_guarded ()
+{
+  "$abs_top_builddir/pre-inst-env" "$floor" --guarded "$handler" "$1"
+}
 run_inproc ()
 {
   "$abs_top_builddir/pre-inst-env" guile-lambda batch --isolation none \
@@ -135,18 +144,25 @@ measure ()
   eval "$1_total=\$elapsed; $1_n=\$n"
 }
 
-# The ceiling: microseconds per bare loopback round trip, the fastest
-# of BENCH_REPEAT runs.
-rt_block=; rt_poll=
+measure floor fast "$floor_ok"
+measure guarded fast "$floor_ok"
+
+# The ceiling: microseconds per loopback round trip, bare, and with the
+# guarded floor's time per event (warm) as the runtimes' work, the
+# fastest of BENCH_REPEAT runs each.
+work_us=$(awk -v n="$guarded_n" -v s="$guarded_start" -v t="$guarded_total" \
+  'BEGIN { printf "%.3f", (t > s ? (t - s) / (n - 1) * 1e6 : 0) }')
+rt_block=; rt_poll=; rt_one=; rt_two=
+least () { awk -v a="$1" -v b="${2:-$1}" 'BEGIN { print (a < b ? a : b) }'; }
 for _ in $(seq "$repeat"); do
-  "$buildbench/roundtrip" "$slow_events" > "$tmp/roundtrip.out" || exit 1
-  b=$(sed -n 's/^blocking //p' "$tmp/roundtrip.out")
-  p=$(sed -n 's/^polling //p' "$tmp/roundtrip.out")
-  rt_block=$(awk -v a="$b" -v b="${rt_block:-$b}" 'BEGIN { print (a < b ? a : b) }')
-  rt_poll=$(awk -v a="$p" -v b="${rt_poll:-$p}" 'BEGIN { print (a < b ? a : b) }')
+  "$buildbench/roundtrip" "$slow_events" "$work_us" > "$tmp/roundtrip.out" \
+    || exit 1
+  rt_block=$(least "$(sed -n 's/^blocking //p' "$tmp/roundtrip.out")" "$rt_block")
+  rt_poll=$(least "$(sed -n 's/^polling //p' "$tmp/roundtrip.out")" "$rt_poll")
+  rt_one=$(least "$(sed -n 's/^one //p' "$tmp/roundtrip.out")" "$rt_one")
+  rt_two=$(least "$(sed -n 's/^two //p' "$tmp/roundtrip.out")" "$rt_two")
 done
 
-measure floor fast "$floor_ok"
 measure inproc fast "$batch_ok"
 measure iso1 slow "$batch_ok"
 measure iso2 slow "$batch_ok"
@@ -204,11 +220,13 @@ fi
 # warm rates, so runners given different numbers of events compare.
 awk -v skip="$ll_skip" -v llv="$lambda_local_version" -v repeat="$repeat" \
     -v fn="$floor_n" -v fs="$floor_start" -v ft="$floor_total" \
+    -v gn="$guarded_n" -v gs="$guarded_start" -v gt="$guarded_total" \
     -v bn="$inproc_n" -v bs="$inproc_start" -v bt="$inproc_total" \
     -v i1n="$iso1_n" -v i1s="$iso1_start" -v i1t="$iso1_total" \
     -v i2n="$iso2_n" -v i2s="$iso2_start" -v i2t="$iso2_total" \
     -v ln="${ll_n:-0}" -v ls="${ll_start:-0}" -v lt="${ll_total:-0}" \
-    -v rtb="$rt_block" -v rtp="$rt_poll" '
+    -v rtb="$rt_block" -v rtp="$rt_poll" -v rt1="$rt_one" -v rt2="$rt_two" \
+    -v work="$work_us" '
 function warm(n, s, t) { return t > s ? (n - 1) / (t - s) : 0 }
 function row(name, n, s, t,    w) {
   w = warm(n, s, t)
@@ -236,6 +254,7 @@ BEGIN {
   printf "  %-30s %7s %9s %8s %11s %11s\n", "runner", "events", "start ms", \
     "total s", "inv/s whole", "inv/s warm"
   row("floor (bench/floor.c)", fn, fs, ft)
+  row("floor --guarded", gn, gs, gt)
   row("batch --isolation none", bn, bs, bt)
   row("batch, 1 container", i1n, i1s, i1t)
   row("batch --concurrency 2", i2n, i2s, i2t)
@@ -243,11 +262,13 @@ BEGIN {
     row("lambda-local " llv " (node)", ln, ls, lt)
   else
     printf "  %-30s skipped: %s\n", "lambda-local " llv " (node)", skip
-  wf = warm(fn, fs, ft); wb = warm(bn, bs, bt)
+  wf = warm(fn, fs, ft); wg = warm(gn, gs, gt); wb = warm(bn, bs, bt)
   w1 = warm(i1n, i1s, i1t); w2 = warm(i2n, i2s, i2t)
   wl = skip == "" ? warm(ln, ls, lt) : 0
   printf "ratios of warm inv/s:\n"
   ratio("in-process", "floor", wb, wf)
+  ratio("guarded floor", "floor", wg, wf)
+  ratio("in-process", "guarded floor", wb, wg)
   ratio("in-process", "isolated(1)", wb, w1)
   ratio("in-process", "isolated(2)", wb, w2)
   ratio("isolated(2)", "isolated(1)", w2, w1)
@@ -263,14 +284,29 @@ BEGIN {
     1e6 / rtp
   rt = rtb < rtp ? rtb : rtp
   ratio("isolated(1)", "round-trip ceiling", w1, 1e6 / rt)
-  if (skip == "")
+  printf "  runtimes that do the guarded floor\x27s work (%.2f us per " \
+    "event) and nothing else:\n", work
+  printf "  %-30s %8.2f us  %9.0f /s\n", "one runtime", rt1, 1e6 / rt1
+  printf "  %-30s %8.2f us  %9.0f /s\n", "two runtimes at once", rt2, \
+    1e6 / rt2
+  if (skip == "") {
+    c1 = ratio("ceiling(1)", "lambda-local", 1e6 / rt1, wl)
+    c2 = ratio("ceiling(2)", "lambda-local", 1e6 / rt2, wl)
     printf "  10x lambda-local is %.0f inv/s: %.1f us per event for all " \
       "of it, the bare round trip included\n", 10 * wl, 1e5 / wl
+  }
   printf "targets:\n"
   printf "  in-process within 1.5x of the floor, whole process (%.2fx): %s\n", \
     bt / ft, ((bt / ft <= 1.5) ? "met" : "NOT met")
-  if (skip == "")
+  printf "    the guards alone, whole process: the guarded floor takes " \
+    "%.2fx the time of the floor%s\n", gt / ft, \
+    ((gt / ft > 1.5) ? ", beyond 1.5x before anything else is done" : "")
+  if (skip == "") {
     printf "  isolated(1) and isolated(2) at least 10x lambda-local " \
       "(%.1fx, %.1fx): %s\n", r1, r2, \
       ((r1 >= 10 && r2 >= 10) ? "met" : "NOT met")
+    printf "    the ceilings on this machine: %.1fx with one container, " \
+      "%.1fx with two%s\n", c1, c2, \
+      ((c1 < 10 && c2 < 10) ? ", both below 10x" : "")
+  }
 }'
