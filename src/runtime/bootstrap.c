@@ -206,8 +206,9 @@ error_type (const char *error_json)
                               : strdup ("Runtime.Unknown");
 }
 
-/* The engine reset its container after this error (a timeout, an exit,
-   an uncaught error, memory): on Lambda its process would be gone.  A
+/* The engine reset its container after this outcome (a timeout, an
+   exit, an uncaught error, memory; also one in a callback after the
+   invocation had succeeded): on Lambda its process would be gone.  A
    supervisor of ours that reads this header ends the process, so that
    the next event is a cold start it can measure; any other Runtime API
    server ignores it, and the engine, cold, inits again in place. */
@@ -245,16 +246,18 @@ error_send (struct runtime *rt, const char *target, const char *error_json,
 
 static int
 response_send (struct runtime *rt, const char *id, const char *json,
-               struct answer *a)
+               int reset, struct answer *a)
 {
   static const gl_http_header_t headers[] = {
-    { "Content-Type", "application/json" }
+    { "Content-Type", "application/json" },
+    { RESET_HEADER, "true" }
   };
   char target[160];
 
   snprintf (target, sizeof target, API_PREFIX "/invocation/%s/response", id);
-  return gl_http_client_request (&rt->client, "POST", target, headers, 1,
-                                 json, strlen (json), answer_on_response, a);
+  return gl_http_client_request (&rt->client, "POST", target, headers,
+                                 reset ? 2 : 1, json, strlen (json),
+                                 answer_on_response, a);
 }
 
 static void
@@ -298,7 +301,7 @@ event_run (struct runtime *rt, struct answer *next, struct answer *posted,
     }
   inv = gl_engine_invoke (&next->req, event, &report);
   if (inv->outcome == GL_SUCCEEDED)
-    r = response_send (rt, id, inv->result_json, posted);
+    r = response_send (rt, id, inv->result_json, inv->reset, posted);
   else
     r = error_send (rt, target, inv->result_json, inv->reset, posted);
   /* A reset (a timeout, an exit, an uncaught error) made the engine

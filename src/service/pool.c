@@ -863,10 +863,16 @@ posted_json (const char *body, size_t len)
   return b.data;
 }
 
+/* guile-lambda bootstrap says when its engine reset the container: on
+   Lambda a reset ends the sandbox, its processes go, and the next event
+   is a cold start. */
+#define RESET_HEADER "Guile-Lambda-Container-Reset"
+
 static void
 api_response (struct container *c, gl_http_request_t *req, const char *id)
 {
   char *json;
+  int reset;
 
   if (c->state != C_BUSY || c->event == NULL
       || strcmp (id, c->event->request_id) != 0)
@@ -874,11 +880,17 @@ api_response (struct container *c, gl_http_request_t *req, const char *id)
                        "Invalid request ID: no invocation with this ID is "
                        "waiting for a response");
   json = posted_json (req->body, req->body_len);
+  /* (Read before the answer, which ends REQ.) */
+  reset = gl_http_header_find (req->headers, req->nheaders,
+                               RESET_HEADER) != NULL;
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
   event_finish (c, "success", json);
   free (json);
+  /* A callback raised after the invocation had succeeded. */
+  if (reset)
+    container_kill (c);
 }
 
 /* An error object from what was posted: the body if it is one, or the
@@ -921,17 +933,15 @@ api_error (struct container *c, gl_http_request_t *req, const char *id)
                        "waiting for a response");
   json = posted_error (req);
   timeout = error_is_timeout (json);
-  /* guile-lambda bootstrap says when its engine reset the container.
-     (Read before the answer, which ends REQ.) */
+  /* (Read before the answer, which ends REQ.) */
   reset = gl_http_header_find (req->headers, req->nheaders,
-                               "Guile-Lambda-Container-Reset") != NULL;
+                               RESET_HEADER) != NULL;
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
   event_finish (c, timeout ? "timeout" : "error", json);
   free (json);
-  /* On Lambda a reset, a timeout among them, ends the sandbox: its
-     processes go, and the next event is a cold start. */
+  /* A timeout is a reset too. */
   if (timeout || reset)
     container_kill (c);
 }

@@ -195,6 +195,29 @@
                       (cold? (cadr records))
                       (equal? 1 (json-ref (cadr records) "result"))))))
 
+(define (check-reset-after-success)
+  ;; Two timers due in the same turn: the first succeeds (the flag off,
+  ;; so at once), the second raises.  The success stands (a later
+  ;; raise cannot fail a completed invocation), but an uncaught
+  ;; exception resets the container (rule 7): the runtime must say so
+  ;; with its response, and the next event is a cold start, as it is
+  ;; after a failed one (found by tests/cli/property.scm, seed 1).
+  (let* ((r (guile-lambda "batch" (fixture "model-interpreter.scm")
+                          #:input (string-append
+                                   "{\"program\":[[\"timer\",1,[[\"flag\",false],"
+                                   "[\"ok\",\"v2\"]]],[\"timer\",3,"
+                                   "[[\"raise\",\"r4\"]]]]}\n"
+                                   "{\"step\":\"drain\"}\n")))
+         (records (run-records r)))
+    (test-equal "success, then a raise: a record per line" '(1 2)
+                (record-lines records))
+    (test-equal "success, then a raise: the success stands" "v2"
+                (and (pair? records) (json-ref (car records) "result")))
+    (test-assert "success, then a raise: the next event is a cold start"
+                 (and (= 2 (length records))
+                      (equal? "success" (json-ref (cadr records) "status"))
+                      (cold? (cadr records))))))
+
 (define (last-hoarded-ms r)
   "When the hoard's last 10 MB were held, in ms from the start of its
 invocation, as its log says: from then on the time is the supervisor's."
@@ -464,6 +487,7 @@ held (at ~a ms; Duration ~a ms)" name held duration)
    (test-group "pool" (check-pool))
    (test-group "exit errors" (check-exit-errors))
    (test-group "deadline" (check-stuck-c) (check-own-timeout))
+   (test-group "reset" (check-reset-after-success))
    (test-group "memory"
      (check-memory #t)
      (check-memory #f))
