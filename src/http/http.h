@@ -103,6 +103,7 @@ typedef void (*gl_http_abort_cb) (gl_http_request_t *req, int err);
 typedef void (*gl_http_reject_cb) (gl_http_server_t *server,
                                    gl_http_reject_t *rej);
 typedef void (*gl_http_server_close_cb) (gl_http_server_t *server);
+typedef void (*gl_http_flush_cb) (gl_http_server_t *server);
 
 struct gl_http_request {
   void *data;                       /* the owner's */
@@ -144,6 +145,7 @@ struct gl_http_server {
   gl_http_request_cb on_request;
   gl_http_abort_cb on_abort;
   gl_http_reject_cb on_reject;
+  gl_http_flush_cb on_flush;
   gl_http_server_close_cb on_close;
   struct gl_http__conn *conns;
   int tcp_open;
@@ -158,6 +160,11 @@ int gl_http_server_init (uv_loop_t *loop, gl_http_server_t *server,
 /* Optional, before listening. */
 void gl_http_server_on_reject (gl_http_server_t *server,
                                gl_http_reject_cb cb);
+/* Optional, before listening: CB runs after the requests of each read
+   were handed over and the answers given meanwhile written, before
+   the loop reads anything else.  An owner that answers pipelined
+   requests may do there what need not delay the answers. */
+void gl_http_server_on_flush (gl_http_server_t *server, gl_http_flush_cb cb);
 /* Listen on HOST (numeric IPv4 or IPv6, or "localhost", which is
    127.0.0.1) and PORT (0: the kernel chooses; see
    gl_http_server_port).  ON_ABORT may be NULL only if every request

@@ -572,6 +572,8 @@ conn_input (struct gl_http__conn *c, const char *data, size_t len)
     gl_buf_append (&c->in, data, len);
   c->parsing = 0;
   conn_uncork (c);
+  if (c->server->on_flush)
+    c->server->on_flush (c->server);
 }
 
 /* The waiting request was answered: go on with what was read meanwhile. */
@@ -785,6 +787,12 @@ gl_http_server_init (uv_loop_t *loop, gl_http_server_t *server,
   server->tcp_open = 1;
   server->read_buf = gl_http__alloc (GL_HTTP__READ_SIZE);
   return 0;
+}
+
+void
+gl_http_server_on_flush (gl_http_server_t *server, gl_http_flush_cb cb)
+{
+  server->on_flush = cb;
 }
 
 void

@@ -14,7 +14,8 @@
    Who owns what: everything here runs on the loop's thread.  A
    container owns its process, its two log pipes, its timer and its
    Runtime API server; the event it holds is its own until its outcome
-   is given, exactly once (event_finish). */
+   is given, exactly once (event_finish, or outcome_hold and then
+   container_settle). */
 #include "service/service.h"
 #include "service/limits.h"
 #include "core/buf.h"
@@ -57,6 +58,18 @@ struct event {
   struct gl_buf log;
 };
 
+/* An event whose outcome is known, and what REPORT needs of the moment
+   it became known. */
+struct outcome {
+  struct event *event;          /* NULL: none */
+  const char *status;           /* "success", "error", "timeout" */
+  const char *report_status;    /* what REPORT says after "Status:" */
+  char *json;                   /* owned, when held */
+  double duration_ms;
+  double init_ms;               /* < 0: not a cold start */
+  int init;                     /* it met the init phase */
+};
+
 struct log_pipe {
   uv_pipe_t pipe;
   struct gl_buf line;           /* a partial line */
@@ -84,6 +97,7 @@ struct container {
   double init_ms;               /* < 0: not a cold start */
   double timeout_s;
   char *init_error;             /* what it posted to /init/error */
+  struct outcome held;          /* a response not yet given (outcome_hold) */
 };
 
 struct gl_service {
@@ -168,42 +182,57 @@ json_error (const char *type, const char *message)
   return b.data;
 }
 
-/* STATUS is what REPORT says after "Status:", or NULL. */
+/* Take C's event, whose outcome is STATUS, into O: from now on C may
+   run another.  PLATFORM: the platform failed it (REPORT says "Status:
+   error"). */
 static void
-report_fill (struct container *c, struct gl_report *r, const char *status)
+outcome_take (struct container *c, struct outcome *o, const char *status,
+              int platform)
 {
   uint64_t now = gl_now_ns ();
 
-  r->request_id = c->event->request_id;
-  r->duration_ms = c->start_ns ? (double) (now - c->start_ns) / 1e6 : 0;
+  o->event = c->event;
+  o->status = status;
+  o->report_status = strcmp (status, "timeout") == 0 ? "timeout"
+                     : platform ? "error" : NULL;
+  o->json = NULL;
+  o->duration_ms = c->start_ns ? (double) (now - c->start_ns) / 1e6 : 0;
+  o->init_ms = c->init_ms;
+  o->init = c->state == C_STARTING || c->init_error != NULL;
+  c->event = NULL;
+  c->init_ms = -1;
+}
+
+static void
+report_fill (struct container *c, const struct outcome *o,
+             struct gl_report *r)
+{
+  r->request_id = o->event->request_id;
+  r->duration_ms = o->duration_ms;
   r->billed_ms = gl_report_billed_ms (r->duration_ms);
   r->memory_mb = c->svc->cfg.fn->memory_mb;
   r->max_memory_mb = (long) ((gl_limits_peak (&c->limits) + (1 << 20) - 1)
                              >> 20);
-  r->init_ms = c->init_ms;
-  r->status = status;
+  r->init_ms = o->init_ms;
+  r->status = o->report_status;
 }
 
 /* The one place an event's outcome is given: END and REPORT, then the
-   front end's callback.  PLATFORM: the platform failed it (REPORT says
-   "Status: error"). */
+   front end's callback. */
 static void
-event_finish_as (struct container *c, const char *status, const char *json,
-                 int platform)
+outcome_give (struct container *c, const struct outcome *out,
+              const char *json)
 {
   struct gl_service *svc = c->svc;
-  struct event *e = c->event;
+  struct event *e = out->event;
   struct gl_report report;
   struct gl_service_outcome o;
 
   struct gl_buf lines;
 
-  if (e == NULL)
-    return;
   if (!e->started)
     event_log_start (e);
-  report_fill (c, &report, strcmp (status, "timeout") == 0 ? "timeout"
-               : platform ? "error" : NULL);
+  report_fill (c, out, &report);
   gl_buf_init (&lines);
   gl_log_report_format (&lines, &report);
   gl_log_raw (lines.data, lines.len);
@@ -211,10 +240,10 @@ event_finish_as (struct container *c, const char *status, const char *json,
   gl_buf_free (&lines);
   o.seq = e->seq;
   o.request_id = e->request_id;
-  o.status = status;
+  o.status = out->status;
   o.json = json;
   o.report = &report;
-  o.init = c->state == C_STARTING || c->init_error != NULL;
+  o.init = out->init;
   o.log_tail = NULL;
   o.log_tail_len = 0;
   if (e->tail)
@@ -224,10 +253,67 @@ event_finish_as (struct container *c, const char *status, const char *json,
       o.log_tail = e->log.len ? e->log.data + e->log.len - o.log_tail_len
         : "";
     }
-  c->event = NULL;
-  c->init_ms = -1;
   svc->cfg.on_outcome (&o, svc->cfg.data);
   event_free (e);
+}
+
+static void container_settle (struct container *c);
+
+static void
+event_finish_as (struct container *c, const char *status, const char *json,
+                 int platform)
+{
+  struct outcome o;
+
+  container_settle (c);
+  if (c->event == NULL)
+    return;
+  outcome_take (c, &o, status, platform);
+  outcome_give (c, &o, json);
+}
+
+/* A runtime that pipelines its next `next' after its response (as
+   bootstrap does) should get its next event before the supervisor
+   spends its time on this one's END, REPORT and record: they cost
+   more than the round trip they would delay.  So a response is taken
+   now (its duration is measured) and given once the answers to what
+   the runtime sent with it are written (api_on_flush), or before
+   anything else touches the container (container_settle).  That is
+   before the loop reads anything more from the container, so its log
+   lines still fall between the right START and END.  Max Memory Used
+   is read then: the container's peak so far, which may include the
+   first microseconds of its next event, never less than this one used.
+   JSON is the held outcome's from now on. */
+static void
+outcome_hold (struct container *c, char *json)
+{
+  outcome_take (c, &c->held, "success", 0);
+  c->held.json = json;
+}
+
+/* Give C's held outcome, if it has one: its END and REPORT, then the
+   START of the event C was given since. */
+static void
+container_settle (struct container *c)
+{
+  struct outcome o = c->held;
+
+  if (o.event == NULL)
+    return;
+  c->held.event = NULL;
+  outcome_give (c, &o, o.json);
+  free (o.json);
+  if (c->event && c->state == C_BUSY && !c->event->started)
+    event_log_start (c->event);
+}
+
+static void
+service_settle (struct gl_service *svc)
+{
+  int i;
+
+  for (i = 0; i < svc->cfg.concurrency; i++)
+    container_settle (&svc->containers[i]);
 }
 
 static void
@@ -389,7 +475,7 @@ service_handle_done (struct gl_service *svc)
 static void
 log_on_turn (uv_check_t *check)
 {
-  (void) check;
+  service_settle (check->data);
   gl_log_release ();
 }
 
@@ -640,6 +726,7 @@ container_on_exit (uv_process_t *p, int64_t status, int signum)
   c->running = 0;
   uv_timer_stop (&c->timer);
   logs_drain (c);
+  container_settle (c);
   if (c->event)
     {
       gl_log_set_request_id (c->event->request_id);
@@ -732,12 +819,15 @@ next_answer (struct container *c)
     headers[n++] = (gl_http_header_t) { "Lambda-Runtime-Client-Context",
                                         e->client_context };
   gl_limits_thaw (&c->limits);
-  event_log_start (e);
   c->start_ns = gl_now_ns ();
   c->state = C_BUSY;
   deadline_start (c, (uint64_t) (c->timeout_s * 1000) + DEADLINE_GRACE_MS);
   gl_http_request_respond (c->next, 200, headers, n, e->payload, e->len);
   c->next = NULL;
+  /* With an outcome held, its START goes after that one's END and
+     REPORT (container_settle). */
+  if (c->held.event == NULL)
+    event_log_start (e);
   spin_start (c->svc, 0);
 }
 
@@ -843,8 +933,13 @@ api_next (struct container *c, gl_http_request_t *req)
   dispatch (c->svc);
   /* Frozen between invocations, unless an event was already waiting
      for it: as on Lambda, a container with work queued is not frozen
-     (and a freeze and thaw per event would cost more than the event). */
-  if (c->state == C_IDLE)
+     (and a freeze and thaw per event would cost more than the event).
+     Nor if the outcome it gives ends the service and kills it: a
+     frozen process does not die. */
+  if (c->state != C_IDLE)
+    return;
+  container_settle (c);
+  if (c->state == C_IDLE && !c->doomed)
     gl_limits_freeze (&c->limits);
 }
 
@@ -886,8 +981,7 @@ api_response (struct container *c, gl_http_request_t *req, const char *id)
   api_answer (req, 202, NULL, NULL);
   uv_timer_stop (&c->timer);
   logs_drain (c);
-  event_finish (c, "success", json);
-  free (json);
+  outcome_hold (c, json);
   /* A callback raised after the invocation had succeeded. */
   if (reset)
     container_kill (c);
@@ -973,12 +1067,12 @@ api_on_request (gl_http_request_t *req)
 
   /* A response is followed by the container's next `next'. */
   spin_start (c->svc, 1);
+  if (strcmp (t, API_PREFIX "/invocation/next") == 0
+      && strcmp (req->method, "GET") == 0)
+    return api_next (c, req);
+  container_settle (c);
   if (strcmp (t, API_PREFIX "/invocation/next") == 0)
-    {
-      if (strcmp (req->method, "GET") != 0)
-        return api_answer (req, 405, "MethodNotAllowed", "use GET");
-      return api_next (c, req);
-    }
+    return api_answer (req, 405, "MethodNotAllowed", "use GET");
   if (strcmp (t, API_PREFIX "/init/error") == 0
       && strcmp (req->method, "POST") == 0)
     return api_init_error (c, req);
@@ -995,6 +1089,12 @@ api_on_request (gl_http_request_t *req)
         return api_error (c, req, id);
     }
   api_answer (req, 404, "NotFound", "no such Runtime API path");
+}
+
+static void
+api_on_flush (gl_http_server_t *server)
+{
+  container_settle (server->data);
 }
 
 static void
@@ -1066,6 +1166,7 @@ container_init (struct gl_service *svc, struct container *c, int index)
   svc->open_handles++;
   c->api.data = c;
   gl_http_server_on_reject (&c->api, api_on_reject);
+  gl_http_server_on_flush (&c->api, api_on_flush);
   r = gl_http_server_listen (&c->api, "127.0.0.1", 0, api_on_request,
                              api_on_abort);
   if (r != 0)
@@ -1159,6 +1260,9 @@ gl_service_close (struct gl_service *svc, void (*cb) (void *data),
 {
   int i;
 
+  /* What is held is given before the end (a front end that closes from
+     its outcome callback finds nothing more held). */
+  service_settle (svc);
   svc->closing = 1;
   svc->close_cb = cb;
   svc->close_data = data;
