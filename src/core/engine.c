@@ -626,6 +626,7 @@ void
 gl_engine_finish (struct gl_report *report)
 {
   struct gl_invocation *inv = eng.inv;
+  struct gl_report own;
 
   if (inv == NULL)
     return;
@@ -640,7 +641,12 @@ gl_engine_finish (struct gl_report *report)
   if (inv->outcome == GL_FAILED && !inv->init_failed
       && strcmp (inv->completed_by, "an uncaught exception") != 0)
     gl_log_error_object ("Invoke Error", inv->result_json);
-  report_fill (inv, report);
+  /* Measuring memory costs a system call: made only for a report that
+     is read or written. */
+  if (report == NULL && eng.fn.platform_lines)
+    report = &own;
+  if (report != NULL)
+    report_fill (inv, report);
   if (eng.fn.platform_lines)
     gl_log_report (report);
   eng.inv = NULL;

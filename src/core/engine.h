@@ -33,7 +33,8 @@ int gl_engine_step (void);
    timeout rules without running the loop. */
 int gl_engine_completed (void);
 /* Freeze: stop the clock, write END and REPORT, reset the container if
-   the invocation asked for it.  Fills REPORT. */
+   the invocation asked for it.  Fills REPORT, which may be NULL when
+   nothing reads it. */
 void gl_engine_finish (struct gl_report *report);
 /* gl_engine_start, steps until completion, gl_engine_finish. */
 struct gl_invocation *gl_engine_invoke (const struct gl_request *req,
