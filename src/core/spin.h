@@ -9,7 +9,10 @@
    GL_SPIN_MAX_NS) each time an answer came while polling, and halves
    (down to GL_SPIN_MIN_NS) each time the wait had to block, as glibc's
    adaptive mutexes do.  On a loaded machine, or between invocations
-   that are far apart, it soon costs next to nothing. */
+   that are far apart, it soon costs next to nothing.  Between tries
+   the poller gives its CPU away (sched_yield): with more processes
+   than cores (two containers and their supervisor on two), the one it
+   waits for may be the one waiting for that CPU. */
 #ifndef GL_SPIN_H
 #define GL_SPIN_H
 

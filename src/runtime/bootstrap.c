@@ -21,6 +21,7 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,11 @@ answer_wait (struct runtime *rt, struct answer *a)
   uint64_t until = uv_hrtime () + gl_spin_window (&rt->spin);
 
   while (!a->done && uv_hrtime () < until)
-    uv_run (&rt->loop, UV_RUN_NOWAIT);
+    {
+      uv_run (&rt->loop, UV_RUN_NOWAIT);
+      if (!a->done)
+        sched_yield ();
+    }
   if (a->done)
     gl_spin_hit (&rt->spin);
   else

@@ -26,6 +26,7 @@
 #include "http/http.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -776,7 +777,10 @@ spin_on_idle (uv_idle_t *idle)
   struct gl_service *svc = idle->data;
 
   if (uv_hrtime () < svc->spin_until)
-    return;
+    {
+      sched_yield ();
+      return;
+    }
   gl_spin_miss (&svc->spin_window);
   uv_idle_stop (idle);
 }
