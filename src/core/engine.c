@@ -316,6 +316,11 @@ engine_run_callback (struct gl_handle *h, SCM proc, SCM args)
   struct gl_buf where;
   SCM r, error;
 
+  /* Time ran out before it could start: on Lambda it would never run,
+     and the timeout must not say it interrupted it.  The invocation
+     ends at the end of this turn; the reset closes its handle. */
+  if (inv != NULL && atomic_load (&eng.expired))
+    return;
   if (eng.tracing)
     root_set (ROOT_TRACE, scm_cons (gl_handle_describe_scm (h),
                                     root_ref (ROOT_TRACE)));
