@@ -1024,6 +1024,13 @@ gl_line_next (struct gl_line_reader *r, const char **line)
 }
 
 int
+gl_line_ready (const struct gl_line_reader *r)
+{
+  return memchr (r->buf.data + r->start, '\n', r->buf.len - r->start) != NULL
+         || (r->eof && r->start < r->buf.len);
+}
+
+int
 gl_line_blank (const char *s, size_t n)
 {
   size_t i;
@@ -1056,9 +1063,9 @@ gl_input_open (const char *path, const char *what)
 static void
 batch_write_failed (unsigned long line)
 {
-  fprintf (stderr, "%s: cannot write the record of line %lu to standard "
-           "output: %s; the batch stops here: the lines after it were not "
-           "run.\n", program, line, strerror (errno));
+  gl_log_notice ("%s: cannot write the record of line %lu to standard "
+                 "output: %s; the batch stops here: the lines after it were "
+                 "not run.\n", program, line, strerror (errno));
 }
 
 /* One line: its record.  Returns 0 on success, 1 on a function error,
@@ -1180,12 +1187,19 @@ batch_run (struct cli *cli)
       if (reader.fd < 0)
         return EXIT_USAGE;
     }
+  /* An event's END and REPORT wait for the next one's START, and leave
+     with it in one write, when that event is read already; never while
+     the batch waits for input (gl_engine_start releases them before
+     user code runs). */
+  gl_log_hold_begin ();
   while ((n = gl_line_next (&reader, &line)) >= 0)
     {
       cli->batch_line++;
       if (gl_line_blank (line, (size_t) n))
         continue;
       r = batch_line_run (cli, line, (size_t) n);
+      if (!gl_line_ready (&reader))
+        gl_log_release ();
       if (r < 0)
         {
           batch_write_failed (cli->batch_line);
@@ -1197,10 +1211,11 @@ batch_run (struct cli *cli)
     }
   if (n == -2)
     {
-      fprintf (stderr, "%s: cannot read the events after line %lu: %s\n",
-               program, cli->batch_line, strerror (errno));
+      gl_log_notice ("%s: cannot read the events after line %lu: %s\n",
+                     program, cli->batch_line, strerror (errno));
       failed = EXIT_USAGE;
     }
+  gl_log_hold_end ();
   gl_buf_free (&reader.buf);
   if (reader.fd != STDIN_FILENO)
     close (reader.fd);

@@ -38,6 +38,8 @@ struct gl_line_reader {
 /* The next line without its newline in *LINE and its length; -1 at the
    end of the input, -2 on a read error (errno says which). */
 ssize_t gl_line_next (struct gl_line_reader *r, const char **line);
+/* Whether the next line is read already: gl_line_next will not wait. */
+int gl_line_ready (const struct gl_line_reader *r);
 int gl_line_blank (const char *s, size_t n);
 /* A file to read, not a directory: its descriptor, or -1 after a usage
    error naming WHAT. */

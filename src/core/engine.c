@@ -516,8 +516,13 @@ gl_engine_start (const struct gl_request *req, SCM event)
   /* From here on a death of the process reports this event. */
   gl_inflight_publish (req->request_id, eng.fn.memory_mb,
                        eng.fn.platform_lines);
+  /* What the log holds goes out before user code runs: a process it
+     starts writes to the descriptor itself. */
   if (eng.state == GL_CONTAINER_COLD)
-    init_failed = gl_engine_load (NULL) != 0;
+    {
+      gl_log_release ();
+      init_failed = gl_engine_load (NULL) != 0;
+    }
   gl_inflight_init_done ();
   /* The init phase may have run before, at a REPL's start or reset. */
   eng.report_init_ms = eng.init_pending ? eng.init_ms : -1;
@@ -531,6 +536,7 @@ gl_engine_start (const struct gl_request *req, SCM event)
   eng.interrupted = 0;
   if (eng.fn.platform_lines)
     gl_log_start (req->request_id);
+  gl_log_release ();
   gl_inflight_started ();
   if (init_failed)
     {

@@ -281,6 +281,7 @@ fatal_report (int taken, const char *type, const char *message,
   memset (&f, 0, sizeof f);
   f.why = why;
   f.exit_status = exit_status;
+  gl_log_hold_stop ();
   if (taken)
     {
       /* A timeout's message is Lambda's own; an exit names the

@@ -150,6 +150,13 @@ gl_log_hold_end (void)
 }
 
 void
+gl_log_hold_stop (void)
+{
+  holders = 0;
+  gl_log_release ();
+}
+
+void
 gl_log_release (void)
 {
   if (held.len == 0)
@@ -334,7 +341,7 @@ gl_log_start (const char *id)
 
   gl_buf_init (&b);
   gl_log_start_format (&b, id);
-  write_all (STDERR_FILENO, b.data, b.len);
+  gl_log_raw (b.data, b.len);
   gl_buf_free (&b);
 }
 
@@ -389,7 +396,7 @@ gl_log_report (const struct gl_report *r)
 
   gl_buf_init (&b);
   gl_log_report_format (&b, r);
-  write_all (STDERR_FILENO, b.data, b.len);
+  gl_log_raw (b.data, b.len);
   gl_buf_free (&b);
 }
 

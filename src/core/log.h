@@ -33,12 +33,17 @@ void gl_log_error_object (const char *label, const char *error_json);
 
 /* Whole lines (a container's) as they are, to the log. */
 void gl_log_raw (const char *s, size_t n);
-/* Between these (they nest), what gl_log_raw is given is held until
-   gl_log_release, which a supervisor calls after each turn of its loop;
-   its own messages go through gl_log_notice, which releases first. */
+/* Between these (they nest), what gl_log_raw, gl_log_start and
+   gl_log_report are given is held until gl_log_release, which a
+   supervisor calls after each turn of its loop and the engine before
+   user code runs; the program's own messages go through gl_log_notice,
+   which releases first. */
 void gl_log_hold_begin (void);
 void gl_log_hold_end (void);
 void gl_log_release (void);
+/* The process is dying: what is held goes out, and nothing more is
+   held. */
+void gl_log_hold_stop (void);
 /* A message of the program's own (a warning, an error it reports) on
    stderr, after what the log holds. */
 void gl_log_notice (const char *fmt, ...)
