@@ -66,6 +66,7 @@ struct guarded {
   SCM guarded_apply;            /* (guile-lambda runtime) */
   SCM call_handler;             /* (guile-lambda await) */
   SCM handler;
+  SCM ok;                       /* the symbol, looked up once */
   SCM event;
   SCM result;
   int failed;
@@ -106,7 +107,7 @@ guarded_call (struct guarded *g, SCM event)
   g->failed = 0;
   if (scm_c_with_continuation_barrier (guarded_in_barrier, g) == NULL
       || g->failed || !scm_is_pair (g->result)
-      || !scm_is_eq (scm_car (g->result), scm_from_utf8_symbol ("ok")))
+      || !scm_is_eq (scm_car (g->result), g->ok))
     {
       fprintf (stderr, "floor: the handler failed\n");
       exit (1);
@@ -145,6 +146,7 @@ floor_main (void *closure, int argc, char **argv)
                                           "guarded-apply");
       g.call_handler = scm_c_public_ref ("guile-lambda await",
                                          "call-handler");
+      g.ok = scm_from_utf8_symbol ("ok");
     }
   /* The codec's symbols (null); the primitives it also defines are
      not used. */

@@ -64,7 +64,7 @@ struct event {
 struct outcome {
   struct event *event;          /* NULL: none */
   const char *status;           /* "success", "error", "timeout" */
-  const char *report_status;    /* what REPORT says after "Status:" */
+  int platform;                 /* the platform failed it */
   char *json;                   /* owned, when held */
   double duration_ms;
   double init_ms;               /* < 0: not a cold start */
@@ -194,8 +194,7 @@ outcome_take (struct container *c, struct outcome *o, const char *status,
 
   o->event = c->event;
   o->status = status;
-  o->report_status = strcmp (status, "timeout") == 0 ? "timeout"
-                     : platform ? "error" : NULL;
+  o->platform = platform;
   o->json = NULL;
   o->duration_ms = c->start_ns ? (double) (now - c->start_ns) / 1e6 : 0;
   o->init_ms = c->init_ms;
@@ -215,7 +214,9 @@ report_fill (struct container *c, const struct outcome *o,
   r->max_memory_mb = (long) ((gl_limits_peak (&c->limits) + (1 << 20) - 1)
                              >> 20);
   r->init_ms = o->init_ms;
-  r->status = o->report_status;
+  /* What REPORT says after "Status:". */
+  r->status = strcmp (o->status, "timeout") == 0 ? "timeout"
+              : o->platform ? "error" : NULL;
 }
 
 /* The one place an event's outcome is given: END and REPORT, then the
@@ -476,7 +477,7 @@ service_handle_done (struct gl_service *svc)
 static void
 log_on_turn (uv_check_t *check)
 {
-  service_settle (check->data);
+  (void) check;
   gl_log_release ();
 }
 
